@@ -1,0 +1,80 @@
+# authsink - GNU make. `make`, `make run`, `make check`, `make asan`, `make install`.
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR   ?=
+
+PKGS      := libuv tre tdb
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC        ?= cc
+WERROR    := $(if $(filter true,$(CI)),-Werror,)
+CFLAGS    ?= -O2 -g
+# Ours, kept apart so `make CFLAGS=...` (as make asan does) keeps them.
+AS_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -iquote src/lib -iquote src/daemon $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS)
+
+B         ?= build
+LIB_SRC   := $(wildcard src/lib/*.c)
+DAEMON_SRC := $(wildcard src/daemon/*.c)
+HELPER_SRC := $(wildcard src/helper/*.c)
+TEST_SRC  := $(wildcard t/c/*.c)
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
+HELPER_OBJ := $(HELPER_SRC:%.c=$(B)/%.o)
+TEST_BIN  := $(TEST_SRC:t/c/%.c=$(B)/t/%)
+
+.PHONY: all run check asan install clean deps bench
+all: $(B)/authsinkd $(B)/authsink $(TEST_BIN)
+
+$(B)/%.o: %.c $(wildcard src/lib/*.h src/daemon/*.h src/helper/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(AS_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libauthsink.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/authsinkd: $(DAEMON_OBJ) $(B)/libauthsink.a
+	$(CC) $(AS_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/authsink: $(HELPER_OBJ) $(B)/libauthsink.a
+	$(CC) $(AS_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/t/%: t/c/%.c $(B)/libauthsink.a
+	@mkdir -p $(@D)
+	$(CC) $(AS_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Installs what is missing (as root), or says what to install.
+deps:
+	@sh .ci/deps build
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh contrib/run-local.sh $(B)
+
+check: all
+	AUTHSINK_BUILD=$(abspath $(B)) prove -r t/
+
+asan:
+	$(MAKE) B=build-asan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" check
+
+install: $(B)/authsinkd $(B)/authsink
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(SYSCONFDIR)/authsink/rules.d
+	install -m 755 $(B)/authsinkd $(DESTDIR)$(SBINDIR)/authsinkd
+	install -m 755 $(B)/authsink $(DESTDIR)$(BINDIR)/authsink
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 rules.d/*.rules $(DESTDIR)$(SYSCONFDIR)/authsink/rules.d/
+	test -e $(DESTDIR)$(SYSCONFDIR)/authsink/authsink.conf || \
+	  install -m 644 contrib/authsink.conf $(DESTDIR)$(SYSCONFDIR)/authsink/authsink.conf
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,178 @@
+/* commit.c - group commit of table events, and the expiry sweep.
+ *
+ * Events queue in memory; one tdb transaction writes them all. A commit
+ * starts as soon as the loop has drained what the sockets had ready, but
+ * never sooner after the previous one than that one took: under light
+ * load a login is visible within milliseconds, under heavy load batches
+ * grow so commits take at most about half the time. commit-interval is
+ * the upper bound either way. */
+#include <string.h>
+
+#include "daemon.h"
+
+static void
+commit_timer_cb(uv_timer_t *t)
+{
+	commit_now(t->data);
+}
+
+static void
+sweep_timer_cb(uv_timer_t *t)
+{
+	sweep_now(t->data);
+}
+
+void
+commit_init(struct daemon *d)
+{
+	d->pending = xcalloc(PENDING_MAX, sizeof(*d->pending));
+	uv_timer_init(d->loop, &d->commit_timer);
+	d->commit_timer.data = d;
+	uv_timer_init(d->loop, &d->sweep_timer);
+	d->sweep_timer.data = d;
+	uv_timer_start(&d->sweep_timer, sweep_timer_cb,
+	    (uint64_t)d->cfg.sweep_interval * 1000,
+	    (uint64_t)d->cfg.sweep_interval * 1000);
+}
+
+static void
+schedule_commit(struct daemon *d)
+{
+	uint64_t now = uv_now(d->loop);
+	uint64_t ready = d->last_commit_end + d->last_commit_cost;
+	uint64_t delay = ready > now ? ready - now : 0;
+
+	if (delay > (uint64_t)d->cfg.commit_interval_ms)
+		delay = d->cfg.commit_interval_ms;
+	/* A zero timeout runs on the next loop turn, after pending I/O. */
+	uv_timer_start(&d->commit_timer, commit_timer_cb, delay, 0);
+}
+
+void
+commit_queue(struct daemon *d, const struct relay_event *ev)
+{
+	if (ev->action == RULE_REVOKE)
+		d->n.revoked++;
+	else if (ev->action == RULE_ALLOW)
+		d->n.granted++;
+	d->pending[d->npending++] = *ev;
+	if (d->npending == PENDING_MAX)
+		commit_now(d);
+	else if (d->npending == 1)
+		schedule_commit(d);
+}
+
+/* Merge one event into what the table holds for its address. */
+static int
+apply_event(struct relay_table *t, const struct relay_event *ev)
+{
+	struct relay_entry e;
+	long long expires = (long long)ev->when + ev->ttl;
+	int have = relay_get(t, ev->addr, &e);
+
+	if (ev->action == RULE_REVOKE)
+		return relay_del(t, ev->addr) < 0 ? -1 : 0;
+	if (have < 0)
+		have = 0;	/* unreadable value: start over */
+	if (!have) {
+		if (ev->action == RULE_LOGOUT)
+			return 0;	/* a logout never grants */
+		memset(&e, 0, sizeof(e));
+		str_copy(e.addr, ev->addr, sizeof(e.addr));
+		e.first = ev->when;
+	}
+	if (expires > e.expires)
+		e.expires = expires;
+	if ((long long)ev->when > e.last)
+		e.last = ev->when;
+	if (ev->action == RULE_ALLOW) {
+		e.count++;
+		str_copy(e.user, ev->user, sizeof(e.user));
+		str_copy(e.rule, ev->rule, sizeof(e.rule));
+	}
+	return relay_put(t, &e);
+}
+
+static void
+publish_counters(struct daemon *d)
+{
+	char v[512];
+
+	snprintf(v, sizeof(v), "updated=%lld received=%llu malformed=%llu "
+	    "refused=%llu matched=%llu granted=%llu revoked=%llu swept=%llu",
+	    (long long)time(NULL), d->n.received, d->n.malformed, d->n.refused,
+	    d->n.matched, d->n.granted, d->n.revoked, d->n.swept);
+	relay_meta_put(d->table, "!stats", v);
+}
+
+int
+commit_now(struct daemon *d)
+{
+	uint64_t start;
+	size_t i;
+
+	uv_timer_stop(&d->commit_timer);
+	if (d->npending == 0)
+		return 0;
+	uv_update_time(d->loop);
+	start = uv_now(d->loop);
+	if (relay_begin(d->table) < 0)
+		goto fail;
+	for (i = 0; i < d->npending; i++)
+		if (apply_event(d->table, &d->pending[i]) < 0)
+			goto fail_cancel;
+	publish_counters(d);
+	if (relay_commit(d->table) < 0)
+		goto fail;
+	d->n.commits++;
+	log_debug("committed %zu event(s)", d->npending);
+	d->npending = 0;
+	uv_update_time(d->loop);
+	d->last_commit_end = uv_now(d->loop);
+	d->last_commit_cost = d->last_commit_end - start;
+	return 0;
+fail_cancel:
+	relay_cancel(d->table);
+fail:
+	/* Keep the events and retry later: a full disk may clear up. */
+	d->n.commit_errors++;
+	log_err("cannot commit %zu event(s) to %s: %s; retrying",
+	    d->npending, relay_path(d->table), relay_strerror(d->table));
+	uv_timer_start(&d->commit_timer, commit_timer_cb,
+	    (uint64_t)d->cfg.commit_interval_ms, 0);
+	if (d->npending == PENDING_MAX)
+		d->npending--;	/* bounded: the newest event is lost */
+	return -1;
+}
+
+void
+sweep_now(struct daemon *d)
+{
+	long n;
+
+	commit_now(d);
+	if (relay_begin(d->table) < 0) {
+		log_err("sweep of %s failed: %s", relay_path(d->table),
+		    relay_strerror(d->table));
+		return;
+	}
+	n = relay_sweep(d->table, time(NULL));
+	if (n < 0 || relay_commit(d->table) < 0) {
+		if (n < 0)
+			relay_cancel(d->table);
+		log_err("sweep of %s failed: %s", relay_path(d->table),
+		    relay_strerror(d->table));
+		return;
+	}
+	d->n.swept += n;
+	if (n > 0)
+		log_debug("swept %ld expired entr%s", n, n == 1 ? "y" : "ies");
+}
+
+void
+commit_close(struct daemon *d)
+{
+	commit_now(d);
+	uv_close((uv_handle_t *)&d->commit_timer, NULL);
+	uv_close((uv_handle_t *)&d->sweep_timer, NULL);
+}

@@ -1,0 +1,91 @@
+/* ingest.c - one message: parse, match a rule, turn it into a table event. */
+#include <string.h>
+
+#include "daemon.h"
+#include "listen.h"
+#include "syslog.h"
+
+int
+peer_allowed(const struct daemon *d, const struct listener *l,
+    const struct sockaddr *sa)
+{
+	struct addr a;
+
+	(void)l;
+	if (addr_from_sockaddr(sa, &a) < 0)
+		return 0;
+	return addr_is_loopback(&a) || cidr_list_contains(&d->cfg.allow_from, &a);
+}
+
+/* The captured text becomes a key only if it is an address a client
+ * could really have. */
+static int
+acceptable_address(struct daemon *d, const char *text, char out[ADDR_TEXT_MAX])
+{
+	struct addr a;
+
+	if (addr_parse(text, strlen(text), &a) < 0) {
+		d->n.bad_address++;
+		log_debug("ignoring \"%s\": not an IP address", text);
+		return 0;
+	}
+	if (addr_is_bogus(&a) || cidr_list_contains(&d->cfg.never_relay, &a) ||
+	    (!d->cfg.relay_private && addr_is_private(&a))) {
+		d->n.never_relay++;
+		log_debug("ignoring %s: never relayed", text);
+		return 0;
+	}
+	addr_format(&a, out);
+	return 1;
+}
+
+/* Expiry counts from the message's own time, never from the future, so a
+ * login replayed from a queue after its ttl grants nothing. */
+static time_t
+event_time(const struct daemon *d, const struct syslog_msg *m, time_t now)
+{
+	if (!d->cfg.trust_timestamps || !m->has_time || m->time > now)
+		return now;
+	return m->time;
+}
+
+void
+ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
+{
+	struct syslog_msg m;
+	struct rule_match match;
+	struct relay_event ev;
+	time_t now = time(NULL);
+	enum syslog_status st;
+
+	d->n.received++;
+	if (truncated)
+		d->n.truncated++;
+	st = syslog_parse(buf, len, now, &m);
+	if (st != SYSLOG_OK) {
+		d->n.malformed++;
+		log_debug("dropped malformed message: %s", syslog_status_str(st));
+		return;
+	}
+	if (d->rules == NULL || !rules_match(d->rules, &m, &match))
+		return;
+	d->n.matched++;
+	d->rule_hits[rule_index(match.rule)]++;
+	memset(&ev, 0, sizeof(ev));
+	if (!acceptable_address(d, match.address, ev.addr))
+		return;
+	ev.action = match.action;
+	ev.ttl = match.ttl > 0 ? match.ttl : d->cfg.ttl;
+	ev.when = event_time(d, &m, now);
+	if (ev.action == RULE_ALLOW && ev.when + ev.ttl <= now) {
+		d->n.stale++;
+		log_debug("ignoring login of %s: older than its ttl", ev.addr);
+		return;
+	}
+	str_copy(ev.user, match.user, sizeof(ev.user));
+	str_copy(ev.rule, rule_name(match.rule), sizeof(ev.rule));
+	log_debug("rule %s: %s %s user=%s", ev.rule,
+	    ev.action == RULE_REVOKE ? "revoke" :
+	    ev.action == RULE_LOGOUT ? "logout" : "allow", ev.addr, ev.user);
+	commit_queue(d, &ev);
+}

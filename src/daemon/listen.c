@@ -1,0 +1,418 @@
+/* listen.c - UDP, TCP, UNIX stream and UNIX datagram listeners.
+ *
+ * Datagram listeners hand each datagram to ingest; stream listeners run
+ * each connection through a framer. Peers outside loopback/allow-from
+ * are counted and dropped before anything is parsed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "listen.h"
+
+/* libuv hands out 64 KiB slots to recvmmsg, 20 at most per call. */
+#define UDP_SLOT 65536
+#define UDP_SLOTS 20
+#define UNIX_DGRAM_BATCH 32
+#define STREAM_READ_BUF 65536
+
+struct conn {
+	struct conn *next, *prev;
+	struct listener *l;
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} h;
+	struct framer framer;
+};
+
+static char stream_buf[STREAM_READ_BUF];
+
+/* ---- UDP ---- */
+
+static void
+udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct listener *l = h->data;
+
+	(void)suggested;
+	/* One buffer per listener, reused: libuv finishes every callback for
+	 * a batch before it asks for the next buffer. */
+	*buf = uv_buf_init(l->buf, (unsigned int)l->buflen);
+}
+
+static void
+deliver_datagram(struct listener *l, const char *data, size_t n, int truncated)
+{
+	size_t max = (size_t)l->d->cfg.max_message;
+
+	if (n > max) {
+		n = max;
+		truncated = 1;
+	}
+	ingest_message(l->d, data, n, truncated);
+}
+
+static void
+udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+    const struct sockaddr *addr, unsigned flags)
+{
+	struct listener *l = h->data;
+
+	if (nread < 0) {
+		log_warn("%s: receive error: %s", l->text, uv_strerror((int)nread));
+		return;
+	}
+	if (nread == 0 || addr == NULL || (flags & UV_UDP_MMSG_FREE))
+		return;	/* nothing more now, or an empty datagram */
+	if (!peer_allowed(l->d, l, addr)) {
+		l->d->n.refused++;
+		return;
+	}
+	deliver_datagram(l, buf->base, (size_t)nread, (flags & UV_UDP_PARTIAL) != 0);
+}
+
+static int
+open_udp(struct listener *l, const struct listen_spec *ls)
+{
+	struct sockaddr_storage ss;
+	int family = strchr(ls->host, ':') ? AF_INET6 : AF_INET;
+	int rc;
+
+	rc = family == AF_INET6 ?
+	    uv_ip6_addr(ls->host, ls->port, (struct sockaddr_in6 *)&ss) :
+	    uv_ip4_addr(ls->host, ls->port, (struct sockaddr_in *)&ss);
+	if (rc == 0)
+		rc = uv_udp_init_ex(l->d->loop, &l->h.udp, family | UV_UDP_RECVMMSG);
+	if (rc != 0)
+		return rc;
+	l->h.udp.data = l;
+	rc = uv_udp_bind(&l->h.udp, (struct sockaddr *)&ss,
+	    family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+	if (rc != 0)
+		return rc;
+	l->buflen = uv_udp_using_recvmmsg(&l->h.udp) ? UDP_SLOT * UDP_SLOTS : UDP_SLOT;
+	l->buf = xmalloc(l->buflen);
+	return uv_udp_recv_start(&l->h.udp, udp_alloc, udp_recv);
+}
+
+/* ---- UNIX datagram (uv_udp cannot bind AF_UNIX; poll the fd) ---- */
+
+static void
+unix_dgram_ready(uv_poll_t *h, int status, int events)
+{
+	struct listener *l = h->data;
+	size_t slot = (size_t)l->d->cfg.max_message;
+	struct mmsghdr msgs[UNIX_DGRAM_BATCH];
+	struct iovec iov[UNIX_DGRAM_BATCH];
+
+	(void)events;
+	if (status < 0) {
+		log_warn("%s: poll error: %s", l->text, uv_strerror(status));
+		return;
+	}
+	/* Bounded rounds per wakeup so other sockets get their turn. */
+	for (int round = 0; round < 8; round++) {
+		memset(msgs, 0, sizeof(msgs));
+		for (int i = 0; i < UNIX_DGRAM_BATCH; i++) {
+			iov[i].iov_base = l->buf + (size_t)i * slot;
+			iov[i].iov_len = slot;
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = recvmmsg(l->fd, msgs, UNIX_DGRAM_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("%s: receive error: %s", l->text, strerror(errno));
+			return;
+		}
+		for (int i = 0; i < n; i++)
+			ingest_message(l->d, iov[i].iov_base, msgs[i].msg_len,
+			    (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+		if (n < UNIX_DGRAM_BATCH)
+			return;
+	}
+}
+
+/* Remove a stale socket left by a crash, but never any other file. */
+static int
+remove_stale_socket(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return UV_EEXIST;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+static int
+open_unix_dgram(struct listener *l, const struct listen_spec *ls)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int rc, rcvbuf = 1 << 20;
+
+	str_copy(sun.sun_path, ls->path, sizeof(sun.sun_path));
+	if ((rc = remove_stale_socket(ls->path)) != 0)
+		return rc;
+	l->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		return -errno;
+	(void)setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (bind(l->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return -errno;
+	l->path = xstrdup(ls->path);
+	if (chmod(ls->path, l->d->cfg.socket_mode) < 0)
+		return -errno;
+	l->buflen = (size_t)l->d->cfg.max_message * UNIX_DGRAM_BATCH;
+	l->buf = xmalloc(l->buflen);
+	if ((rc = uv_poll_init(l->d->loop, &l->h.poll, l->fd)) != 0)
+		return rc;
+	l->h.poll.data = l;
+	return uv_poll_start(&l->h.poll, UV_READABLE, unix_dgram_ready);
+}
+
+/* ---- streams: TCP and UNIX ---- */
+
+static void
+frame_emit(void *arg, const char *msg, size_t len, int truncated)
+{
+	struct conn *c = arg;
+
+	ingest_message(c->l->d, msg, len, truncated);
+}
+
+static void
+conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	framer_free(&c->framer);
+	free(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct listener *l = c->l;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->nconns--;
+	uv_close(&c->h.handle, conn_closed);
+}
+
+static void
+stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(stream_buf, sizeof(stream_buf));
+}
+
+static void
+stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+
+	if (nread > 0) {
+		if (framer_feed(&c->framer, buf->base, (size_t)nread) < 0) {
+			c->l->d->n.framing_errors++;
+			log_warn("%s: framing error (bad octet count), closing "
+			    "connection", c->l->text);
+			conn_close(c);
+		}
+		return;
+	}
+	if (nread == 0)
+		return;
+	if (nread != UV_EOF)
+		log_debug("%s: read error: %s", c->l->text, uv_strerror((int)nread));
+	if (framer_finish(&c->framer))
+		c->l->d->n.framing_errors++;
+	conn_close(c);
+}
+
+static int
+stream_peer_allowed(struct listener *l, struct conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	if (l->kind == LISTEN_UNIX_STREAM)
+		return 1;
+	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	return peer_allowed(l->d, l, (struct sockaddr *)&ss);
+}
+
+static void
+stream_accept(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+	struct conn *c;
+
+	if (status < 0) {
+		log_warn("%s: accept error: %s", l->text, uv_strerror(status));
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->l = l;
+	if (l->kind == LISTEN_TCP)
+		uv_tcp_init(l->d->loop, &c->h.tcp);
+	else
+		uv_pipe_init(l->d->loop, &c->h.pipe, 0);
+	c->h.handle.data = c;
+	framer_init(&c->framer, (size_t)l->d->cfg.max_message, frame_emit, c);
+	c->next = l->conns;
+	if (l->conns)
+		l->conns->prev = c;
+	l->conns = c;
+	l->nconns++;
+	if (uv_accept(server, &c->h.stream) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (!stream_peer_allowed(l, c)) {
+		l->d->n.refused++;
+		conn_close(c);
+		return;
+	}
+	if (l->nconns > STREAM_CONNS_MAX) {
+		log_warn("%s: more than %d connections, refusing one", l->text,
+		    STREAM_CONNS_MAX);
+		l->d->n.refused++;
+		conn_close(c);
+		return;
+	}
+	uv_read_start(&c->h.stream, stream_alloc, stream_read);
+}
+
+static int
+open_tcp(struct listener *l, const struct listen_spec *ls)
+{
+	struct sockaddr_storage ss;
+	int v6 = strchr(ls->host, ':') != NULL;
+	int rc;
+
+	rc = v6 ? uv_ip6_addr(ls->host, ls->port, (struct sockaddr_in6 *)&ss) :
+	    uv_ip4_addr(ls->host, ls->port, (struct sockaddr_in *)&ss);
+	if (rc == 0)
+		rc = uv_tcp_init(l->d->loop, &l->h.tcp);
+	if (rc != 0)
+		return rc;
+	l->h.tcp.data = l;
+	if ((rc = uv_tcp_bind(&l->h.tcp, (struct sockaddr *)&ss,
+	    v6 ? UV_TCP_IPV6ONLY : 0)) != 0)
+		return rc;
+	return uv_listen((uv_stream_t *)&l->h.tcp, 128, stream_accept);
+}
+
+static int
+open_unix_stream(struct listener *l, const struct listen_spec *ls)
+{
+	int rc;
+
+	if ((rc = remove_stale_socket(ls->path)) != 0)
+		return rc;
+	if ((rc = uv_pipe_init(l->d->loop, &l->h.pipe, 0)) != 0)
+		return rc;
+	l->h.pipe.data = l;
+	if ((rc = uv_pipe_bind(&l->h.pipe, ls->path)) != 0)
+		return rc;
+	l->path = xstrdup(ls->path);
+	if (chmod(ls->path, l->d->cfg.socket_mode) < 0)
+		return -errno;
+	return uv_listen((uv_stream_t *)&l->h.pipe, 128, stream_accept);
+}
+
+/* ---- all of them ---- */
+
+int
+listeners_open(struct daemon *d, struct errbuf *err)
+{
+	for (size_t i = 0; i < d->cfg.nlistens; i++) {
+		const struct listen_spec *ls = &d->cfg.listens[i];
+		struct listener *l = xcalloc(1, sizeof(*l));
+		int rc;
+
+		l->d = d;
+		l->kind = ls->kind;
+		l->text = xstrdup(ls->text);
+		l->fd = -1;
+		l->next = d->listeners;
+		d->listeners = l;
+		switch (ls->kind) {
+		case LISTEN_UDP:
+			rc = open_udp(l, ls);
+			break;
+		case LISTEN_TCP:
+			rc = open_tcp(l, ls);
+			break;
+		case LISTEN_UNIX_DGRAM:
+			rc = open_unix_dgram(l, ls);
+			break;
+		default:
+			rc = open_unix_stream(l, ls);
+			break;
+		}
+		if (rc != 0) {
+			errbuf_set(err, "cannot listen on %s: %s%s", ls->text,
+			    uv_strerror(rc), rc == UV_EEXIST ?
+			    " (the path exists and is not a socket)" : "");
+			return -1;
+		}
+		log_debug("listening on %s", ls->text);
+	}
+	return 0;
+}
+
+static void
+listener_free(struct listener *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->buf);
+	free(l->text);
+	free(l->path);
+	free(l);
+}
+
+static void
+listener_closed(uv_handle_t *h)
+{
+	listener_free(h->data);
+}
+
+void
+listeners_close(struct daemon *d)
+{
+	struct listener *l, *next;
+
+	for (l = d->listeners; l != NULL; l = next) {
+		next = l->next;
+		while (l->conns)
+			conn_close(l->conns);
+		if (l->path)
+			unlink(l->path);
+		if (l->h.handle.loop != NULL) {	/* the handle was initialised */
+			l->h.handle.data = l;
+			uv_close(&l->h.handle, listener_closed);
+		} else {
+			listener_free(l);
+		}
+	}
+	d->listeners = NULL;
+}

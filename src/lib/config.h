@@ -1,0 +1,57 @@
+/* config.h - authsink.conf: key = value lines. */
+#ifndef AUTHSINK_CONFIG_H
+#define AUTHSINK_CONFIG_H
+
+#include <sys/types.h>
+#include "addr.h"
+#include "util.h"
+
+#define DEFAULT_CONFIG   "/etc/authsink/authsink.conf"
+#define DEFAULT_TABLE    "/var/lib/authsink/relay.tdb"
+#define DEFAULT_RULESDIR "/etc/authsink/rules.d"
+#define DEFAULT_PIDFILE  "/run/authsink/authsinkd.pid"
+#define DEFAULT_DUMPFILE "/run/authsink/authsinkd.dump"
+#define DEFAULT_SOCKET   "/run/authsink/log.sock"
+
+enum listen_kind { LISTEN_UDP, LISTEN_TCP, LISTEN_UNIX_DGRAM, LISTEN_UNIX_STREAM };
+
+struct listen_spec {
+	enum listen_kind kind;
+	char *text;		/* as written, for messages */
+	char *host;		/* inet: address text without brackets */
+	int port;
+	char *path;		/* unix: socket path */
+	struct cidr_list allow;	/* inet: peers allowed (empty = loopback) */
+};
+
+struct config {
+	char *file;		/* where it was read from, or NULL for built-in */
+	struct listen_spec *listens;
+	size_t nlistens;
+	struct cidr_list allow_from;	/* default for listens without their own */
+	struct cidr_list never_relay;
+	char *table;
+	char *rules_dir;
+	char *pidfile;
+	char *dumpfile;
+	char *export_file;	/* NULL: none */
+	char *user;		/* NULL: stay as we are */
+	long ttl;		/* seconds */
+	long commit_interval_ms;
+	long sweep_interval;	/* seconds */
+	long max_message;	/* bytes; longer messages are truncated */
+	mode_t socket_mode;	/* unix sockets */
+	int sync;		/* fsync per commit */
+	int relay_private;	/* may private addresses be added? */
+	int trust_timestamps;	/* expire from the message's own time */
+};
+
+/* Built-in defaults (DESIGN.md names). */
+void config_defaults(struct config *c);
+/* Read `path` over the defaults. -1 and err = "file:line: reason" on error. */
+int config_load(const char *path, struct config *c, struct errbuf *err);
+/* Parse one "kind:where" listen endpoint. */
+int listen_spec_parse(const char *text, struct listen_spec *ls, struct errbuf *err);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,370 @@
+/* relay.c - the tdb relay table: encoding, lookups, grouped writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <tdb.h>
+
+#include "relay.h"
+
+/* Big enough for a large site without rehashing; tdb never resizes. */
+#define RELAY_HASH_SIZE 10007
+
+struct relay_table {
+	struct tdb_context *tdb;
+	char *path;
+	int in_transaction;
+};
+
+static TDB_DATA
+datum(const char *s, size_t n)
+{
+	TDB_DATA d = { .dptr = (unsigned char *)s, .dsize = n };
+	return d;
+}
+
+struct relay_table *
+relay_open(const char *path, enum relay_mode mode, int sync, struct errbuf *err)
+{
+	struct relay_table *t;
+	int flags = TDB_DEFAULT;
+	int oflags = mode == RELAY_WRITE ? O_RDWR | O_CREAT : O_RDONLY;
+
+	/* No TDB_MUTEX_LOCKING: tdbtool and python3-tdb must be able to open
+	 * the file with plain fcntl locks while we run. */
+	if (!sync)
+		flags |= TDB_NOSYNC;
+	struct tdb_context *tdb = tdb_open(path,
+	    mode == RELAY_WRITE ? RELAY_HASH_SIZE : 0, flags, oflags | O_CLOEXEC,
+	    0644);
+	if (tdb == NULL) {
+		errbuf_set(err, "cannot open relay table %s: %s", path,
+		    errno ? strerror(errno) : "not a tdb file");
+		return NULL;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->tdb = tdb;
+	t->path = xstrdup(path);
+	if (mode == RELAY_WRITE) {
+		char v[16];
+		if (relay_meta_get(t, "!format", v, sizeof(v)) < 0) {
+			if (relay_begin(t) < 0 ||
+			    relay_meta_put(t, "!format", RELAY_FORMAT_VERSION) < 0 ||
+			    relay_commit(t) < 0) {
+				errbuf_set(err, "cannot initialise relay table %s: %s",
+				    path, relay_strerror(t));
+				relay_close(t);
+				return NULL;
+			}
+		} else if (strcmp(v, RELAY_FORMAT_VERSION) != 0) {
+			errbuf_set(err, "relay table %s has format %s, this "
+			    "version writes %s: move it away", path, v,
+			    RELAY_FORMAT_VERSION);
+			relay_close(t);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+void
+relay_close(struct relay_table *t)
+{
+	if (t == NULL)
+		return;
+	if (t->in_transaction)
+		relay_cancel(t);
+	tdb_close(t->tdb);
+	free(t->path);
+	free(t);
+}
+
+const char *
+relay_path(const struct relay_table *t)
+{
+	return t->path;
+}
+
+const char *
+relay_strerror(struct relay_table *t)
+{
+	return tdb_errorstr(t->tdb);
+}
+
+/* User names come from logs: keep the value one line of name=value
+ * fields by %-encoding anything that is not visible ASCII, and '%'. */
+static size_t
+encode_user(const char *in, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		int plain = *p > 0x20 && *p < 0x7f && *p != '%';
+		if (o + (plain ? 1 : 3) >= outlen)
+			break;
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static void
+decode_user(const char *in, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 1 < outlen; i++) {
+		if (in[i] == '%' && i + 2 < n && hexval(in[i + 1]) >= 0 &&
+		    hexval(in[i + 2]) >= 0) {
+			out[o++] = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	out[o] = '\0';
+}
+
+int
+relay_value_format(const struct relay_entry *e, char *out, size_t outlen)
+{
+	char user[RELAY_USER_MAX * 3];
+	int n;
+
+	encode_user(e->user, user, sizeof(user));
+	n = snprintf(out, outlen, "expires=%lld first=%lld last=%lld count=%lu%s%s rule=%s",
+	    e->expires, e->first, e->last, e->count,
+	    user[0] ? " user=" : "", user, e->rule[0] ? e->rule : "-");
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return n;
+}
+
+static int
+parse_number(const char *s, size_t n, long long *v)
+{
+	long long x = 0;
+
+	if (n == 0 || n > 18)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		x = x * 10 + (s[i] - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+/* Unknown fields are skipped so later versions can add some; a value
+ * without a valid leading expires= is rejected (readers fail closed). */
+int
+relay_value_parse(const char *v, size_t n, struct relay_entry *e)
+{
+	size_t i = 0;
+	int have_expires = 0;
+
+	memset(e, 0, sizeof(*e));
+	while (i < n) {
+		size_t start = i, eq, end;
+		long long num;
+
+		while (i < n && v[i] != ' ')
+			i++;
+		end = i++;
+		for (eq = start; eq < end && v[eq] != '='; eq++)
+			;
+		if (eq == end)
+			return -1;
+		const char *name = v + start, *val = v + eq + 1;
+		size_t nlen = eq - start, vlen = end - eq - 1;
+#define FIELD(lit) (nlen == sizeof(lit) - 1 && memcmp(name, lit, nlen) == 0)
+		if (FIELD("expires")) {
+			if (start != 0 || parse_number(val, vlen, &e->expires) < 0)
+				return -1;
+			have_expires = 1;
+		} else if (FIELD("first") && parse_number(val, vlen, &num) == 0) {
+			e->first = num;
+		} else if (FIELD("last") && parse_number(val, vlen, &num) == 0) {
+			e->last = num;
+		} else if (FIELD("count") && parse_number(val, vlen, &num) == 0) {
+			e->count = (unsigned long)num;
+		} else if (FIELD("user")) {
+			decode_user(val, vlen, e->user, sizeof(e->user));
+		} else if (FIELD("rule")) {
+			size_t m = vlen < sizeof(e->rule) - 1 ? vlen : sizeof(e->rule) - 1;
+			memcpy(e->rule, val, m);
+			e->rule[m] = '\0';
+		}
+#undef FIELD
+	}
+	return have_expires ? 0 : -1;
+}
+
+int
+relay_get(struct relay_table *t, const char *addr, struct relay_entry *e)
+{
+	TDB_DATA v = tdb_fetch(t->tdb, datum(addr, strlen(addr)));
+	int rc;
+
+	if (v.dptr == NULL)
+		return tdb_error(t->tdb) == TDB_ERR_NOEXIST ? 0 : -1;
+	rc = relay_value_parse((const char *)v.dptr, v.dsize, e);
+	free(v.dptr);
+	if (rc < 0)
+		return -1;
+	str_copy(e->addr, addr, sizeof(e->addr));
+	return 1;
+}
+
+int
+relay_lookup_live(struct relay_table *t, const char *addr, time_t now,
+    struct relay_entry *e)
+{
+	int rc = relay_get(t, addr, e);
+
+	if (rc <= 0)
+		return rc;
+	return e->expires > (long long)now;
+}
+
+int
+relay_begin(struct relay_table *t)
+{
+	if (tdb_transaction_start(t->tdb) != 0)
+		return -1;
+	t->in_transaction = 1;
+	return 0;
+}
+
+int
+relay_commit(struct relay_table *t)
+{
+	t->in_transaction = 0;
+	return tdb_transaction_commit(t->tdb) == 0 ? 0 : -1;
+}
+
+void
+relay_cancel(struct relay_table *t)
+{
+	t->in_transaction = 0;
+	tdb_transaction_cancel(t->tdb);
+}
+
+int
+relay_put(struct relay_table *t, const struct relay_entry *e)
+{
+	char v[RELAY_VALUE_MAX];
+	int n = relay_value_format(e, v, sizeof(v));
+
+	if (n < 0)
+		return -1;
+	return tdb_store(t->tdb, datum(e->addr, strlen(e->addr)), datum(v, n),
+	    TDB_REPLACE) == 0 ? 0 : -1;
+}
+
+int
+relay_del(struct relay_table *t, const char *addr)
+{
+	if (tdb_delete(t->tdb, datum(addr, strlen(addr))) == 0)
+		return 1;
+	return tdb_error(t->tdb) == TDB_ERR_NOEXIST ? 0 : -1;
+}
+
+int
+relay_meta_put(struct relay_table *t, const char *key, const char *value)
+{
+	return tdb_store(t->tdb, datum(key, strlen(key)),
+	    datum(value, strlen(value)), TDB_REPLACE) == 0 ? 0 : -1;
+}
+
+int
+relay_meta_get(struct relay_table *t, const char *key, char *out, size_t outlen)
+{
+	TDB_DATA v = tdb_fetch(t->tdb, datum(key, strlen(key)));
+	size_t n;
+
+	if (v.dptr == NULL)
+		return -1;
+	n = v.dsize < outlen - 1 ? v.dsize : outlen - 1;
+	memcpy(out, v.dptr, n);
+	out[n] = '\0';
+	free(v.dptr);
+	return (int)n;
+}
+
+struct each_state {
+	relay_visit_fn fn;
+	void *arg;
+	time_t sweep_before;	/* > 0: delete expired instead of visiting */
+	long count;
+	int failed;
+};
+
+static int
+each_cb(struct tdb_context *tdb, TDB_DATA key, TDB_DATA val, void *p)
+{
+	struct each_state *st = p;
+	struct relay_entry e;
+
+	if (key.dsize == 0 || key.dptr[0] == '!' || key.dsize >= sizeof(e.addr))
+		return 0;
+	if (relay_value_parse((const char *)val.dptr, val.dsize, &e) < 0)
+		e.expires = 0;	/* unreadable: treat as expired */
+	memcpy(e.addr, key.dptr, key.dsize);
+	e.addr[key.dsize] = '\0';
+	if (st->sweep_before > 0) {
+		if (e.expires > (long long)st->sweep_before)
+			return 0;
+		if (tdb_delete(tdb, key) != 0) {
+			st->failed = 1;
+			return 1;
+		}
+		st->count++;
+		return 0;
+	}
+	st->count++;
+	return st->fn(&e, st->arg);
+}
+
+long
+relay_each(struct relay_table *t, relay_visit_fn fn, void *arg)
+{
+	struct each_state st = { .fn = fn, .arg = arg };
+
+	/* tdb_traverse_read takes only read locks: safe beside the daemon. */
+	if (tdb_traverse_read(t->tdb, each_cb, &st) < 0)
+		return -1;
+	return st.count;
+}
+
+long
+relay_sweep(struct relay_table *t, time_t now)
+{
+	struct each_state st = { .sweep_before = now };
+
+	if (tdb_traverse(t->tdb, each_cb, &st) < 0 || st.failed)
+		return -1;
+	return st.count;
+}
