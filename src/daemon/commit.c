@@ -6,7 +6,10 @@
  * load a login is visible within milliseconds, under heavy load batches
  * grow so commits take at most about half the time. commit-interval is
  * the upper bound either way. */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 
@@ -105,6 +108,66 @@ publish_counters(struct daemon *d)
 	relay_meta_put(d->table, "!stats", v);
 }
 
+/* Move a corrupt table aside, with what can be read of it copied into a
+ * fresh file at the same path: relaying keeps working for everyone whose
+ * entry survived. */
+static void
+rescue_table(struct daemon *d)
+{
+	const char *path = d->cfg.table;
+	char fresh[4096], aside[4096];
+	struct relay_table *dst;
+	struct errbuf err;
+	long n = -1;
+
+	snprintf(fresh, sizeof(fresh), "%s.rescue", path);
+	snprintf(aside, sizeof(aside), "%s.corrupt.%lld", path, (long long)time(NULL));
+	unlink(fresh);
+	if ((dst = relay_open(fresh, RELAY_WRITE, d->cfg.sync, &err)) == NULL) {
+		log_err("cannot rescue corrupt %s: %s", path, err.text);
+		return;
+	}
+	if (relay_begin(dst) == 0) {
+		n = relay_rescue(d->table, dst);
+		if (n < 0 || relay_commit(dst) < 0) {
+			relay_cancel(dst);
+			n = -1;
+		}
+	}
+	relay_close(dst);
+	if (n < 0 || rename(path, aside) < 0 || rename(fresh, path) < 0) {
+		log_err("cannot rescue corrupt %s: %s", path, strerror(errno));
+		unlink(fresh);
+		return;
+	}
+	log_err("relay table %s was corrupt: %ld entries rescued, the damaged "
+	    "file is %s", path, n, aside);
+}
+
+/* The file was removed, replaced or damaged behind our back: open it
+ * again (tdb creates a missing one) so logins keep arriving. Returns 0
+ * when the open table is usable. */
+static int
+table_recover(struct daemon *d, int corrupt)
+{
+	struct relay_table *t;
+	struct errbuf err;
+
+	if (corrupt || relay_corrupt(d->table))
+		rescue_table(d);
+	else if (!relay_replaced(d->table))
+		return 0;
+	if ((t = relay_open(d->cfg.table, RELAY_WRITE, d->cfg.sync, &err)) == NULL) {
+		log_err("%s", err.text);
+		return -1;
+	}
+	relay_close(d->table);
+	d->table = t;
+	d->n.reopened++;
+	log_warn("relay table %s reopened", d->cfg.table);
+	return 0;
+}
+
 int
 commit_now(struct daemon *d)
 {
@@ -116,6 +179,9 @@ commit_now(struct daemon *d)
 		return 0;
 	uv_update_time(d->loop);
 	start = uv_now(d->loop);
+	errno = 0;
+	if (table_recover(d, 0) < 0)
+		goto fail;
 	if (relay_begin(d->table) < 0)
 		goto fail;
 	for (i = 0; i < d->npending; i++)
@@ -125,19 +191,30 @@ commit_now(struct daemon *d)
 	if (relay_commit(d->table) < 0)
 		goto fail;
 	d->n.commits++;
+	if (d->failing > 0)
+		log_info("relay table %s writable again after %lu failed commits",
+		    d->cfg.table, d->failing);
+	d->failing = 0;
 	log_debug("committed %zu event(s)", d->npending);
 	d->npending = 0;
 	uv_update_time(d->loop);
 	d->last_commit_end = uv_now(d->loop);
 	d->last_commit_cost = d->last_commit_end - start;
 	return 0;
-fail_cancel:
+fail_cancel: {
+	int saved = errno;
 	relay_cancel(d->table);
+	errno = saved;
+}
 fail:
-	/* Keep the events and retry later: a full disk may clear up. */
+	/* Keep the events and retry later: a full disk may clear up. Log
+	 * the first failure of a streak and then every 100th, not 10/s. */
 	d->n.commit_errors++;
-	log_err("cannot commit %zu event(s) to %s: %s; retrying",
-	    d->npending, relay_path(d->table), relay_strerror(d->table));
+	if (d->failing++ % 100 == 0)
+		log_err("cannot commit %zu event(s) to %s: %s%s; retrying",
+		    d->npending, d->cfg.table,
+		    errno ? strerror(errno) : relay_strerror(d->table),
+		    relay_corrupt(d->table) ? " (corrupt)" : "");
 	uv_timer_start(&d->commit_timer, commit_timer_cb,
 	    (uint64_t)d->cfg.commit_interval_ms, 0);
 	if (d->npending == PENDING_MAX)
@@ -151,6 +228,9 @@ sweep_now(struct daemon *d)
 	long n;
 
 	commit_now(d);
+	/* Sweeping reads every record anyway: check the whole file first. */
+	if (table_recover(d, relay_check(d->table) < 0) < 0)
+		return;
 	if (relay_begin(d->table) < 0) {
 		log_err("sweep of %s failed: %s", relay_path(d->table),
 		    relay_strerror(d->table));

@@ -25,6 +25,8 @@ struct counters {
 	unsigned long long commit_errors;
 	unsigned long long swept;
 	unsigned long long framing_errors;
+	unsigned long long stalled;	/* streams closed inside a frame */
+	unsigned long long reopened;	/* table removed, replaced or corrupt */
 };
 
 /* One table change waiting for the next commit. */
@@ -53,6 +55,7 @@ struct daemon {
 	uv_timer_t sweep_timer;
 	uint64_t last_commit_end;	/* uv_now() ms */
 	uint64_t last_commit_cost;	/* ms */
+	unsigned long failing;		/* commits failed in a row */
 
 	struct listener *listeners;	/* linked list */
 	int foreground;

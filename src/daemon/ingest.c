@@ -11,9 +11,12 @@ peer_allowed(const struct daemon *d, const struct listener *l,
 {
 	struct addr a;
 
-	(void)l;
 	if (addr_from_sockaddr(sa, &a) < 0)
 		return 0;
+	/* A listener's own allow-from= is exact; the global one adds to
+	 * loopback. */
+	if (l->spec->has_allow)
+		return cidr_list_contains(&l->spec->allow, &a);
 	return addr_is_loopback(&a) || cidr_list_contains(&d->cfg.allow_from, &a);
 }
 

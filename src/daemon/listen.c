@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "daemon.h"
 #include "listen.h"
@@ -31,6 +32,8 @@ struct conn {
 		uv_pipe_t pipe;
 	} h;
 	struct framer framer;
+	uv_timer_t stall;	/* armed while a frame is incomplete */
+	int closing;
 };
 
 static char stream_buf[STREAM_READ_BUF];
@@ -103,7 +106,49 @@ open_udp(struct listener *l, const struct listen_spec *ls)
 	return uv_udp_recv_start(&l->h.udp, udp_alloc, udp_recv);
 }
 
+/* ---- UNIX sockets: who may write ---- */
+
+static int
+uid_allowed(const struct listen_spec *ls, uid_t uid)
+{
+	for (size_t i = 0; i < ls->npeer_uids; i++)
+		if (ls->peer_uids[i] == uid)
+			return 1;
+	return 0;
+}
+
+/* SCM_CREDENTIALS the kernel attached (SO_PASSCRED): not forgeable. */
+static int
+dgram_sender_allowed(const struct listen_spec *ls, struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+
+	if (ls->npeer_uids == 0)
+		return 1;
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred cred;
+			memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+			return uid_allowed(ls, cred.uid);
+		}
+	}
+	return 0;
+}
+
+static int
+set_socket_file_access(const struct listener *l, const struct listen_spec *ls)
+{
+	mode_t mode = ls->has_mode ? ls->mode : l->d->cfg.socket_mode;
+
+	if ((ls->owner != (uid_t)-1 || ls->group != (gid_t)-1) &&
+	    chown(ls->path, ls->owner, ls->group) < 0)
+		return -errno;
+	return chmod(ls->path, mode) < 0 ? -errno : 0;
+}
+
 /* ---- UNIX datagram (uv_udp cannot bind AF_UNIX; poll the fd) ---- */
+
+#define CRED_SPACE CMSG_SPACE(sizeof(struct ucred))
 
 static void
 unix_dgram_ready(uv_poll_t *h, int status, int events)
@@ -112,6 +157,11 @@ unix_dgram_ready(uv_poll_t *h, int status, int events)
 	size_t slot = (size_t)l->d->cfg.max_message;
 	struct mmsghdr msgs[UNIX_DGRAM_BATCH];
 	struct iovec iov[UNIX_DGRAM_BATCH];
+	union {
+		char buf[CRED_SPACE];
+		struct cmsghdr align;
+	} ctl[UNIX_DGRAM_BATCH];
+	int want_creds = l->spec->npeer_uids > 0;
 
 	(void)events;
 	if (status < 0) {
@@ -126,6 +176,10 @@ unix_dgram_ready(uv_poll_t *h, int status, int events)
 			iov[i].iov_len = slot;
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
+			if (want_creds) {
+				msgs[i].msg_hdr.msg_control = ctl[i].buf;
+				msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+			}
 		}
 		int n = recvmmsg(l->fd, msgs, UNIX_DGRAM_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
@@ -133,9 +187,14 @@ unix_dgram_ready(uv_poll_t *h, int status, int events)
 				log_warn("%s: receive error: %s", l->text, strerror(errno));
 			return;
 		}
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
+			if (!dgram_sender_allowed(l->spec, &msgs[i].msg_hdr)) {
+				l->d->n.refused++;
+				continue;
+			}
 			ingest_message(l->d, iov[i].iov_base, msgs[i].msg_len,
 			    (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+		}
 		if (n < UNIX_DGRAM_BATCH)
 			return;
 	}
@@ -167,11 +226,14 @@ open_unix_dgram(struct listener *l, const struct listen_spec *ls)
 	if (l->fd < 0)
 		return -errno;
 	(void)setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (ls->npeer_uids > 0 &&
+	    setsockopt(l->fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) < 0)
+		return -errno;
 	if (bind(l->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		return -errno;
 	l->path = xstrdup(ls->path);
-	if (chmod(ls->path, l->d->cfg.socket_mode) < 0)
-		return -errno;
+	if ((rc = set_socket_file_access(l, ls)) != 0)
+		return rc;
 	l->buflen = (size_t)l->d->cfg.max_message * UNIX_DGRAM_BATCH;
 	l->buf = xmalloc(l->buflen);
 	if ((rc = uv_poll_init(l->d->loop, &l->h.poll, l->fd)) != 0)
@@ -190,11 +252,14 @@ frame_emit(void *arg, const char *msg, size_t len, int truncated)
 	ingest_message(c->l->d, msg, len, truncated);
 }
 
+/* Two handles per connection: free it when the second has closed. */
 static void
 conn_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 
+	if (++c->closing < 3)
+		return;
 	framer_free(&c->framer);
 	free(c);
 }
@@ -204,6 +269,10 @@ conn_close(struct conn *c)
 {
 	struct listener *l = c->l;
 
+	if (c->closing)
+		return;
+	c->closing = 1;
+
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -212,6 +281,32 @@ conn_close(struct conn *c)
 		c->next->prev = c->prev;
 	l->nconns--;
 	uv_close(&c->h.handle, conn_closed);
+	uv_close((uv_handle_t *)&c->stall, conn_closed);
+}
+
+static void
+stall_expired(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	c->l->d->n.stalled++;
+	log_warn("%s: closing a connection stalled inside a frame for %lds",
+	    c->l->text, c->l->d->cfg.idle_timeout);
+	conn_close(c);
+}
+
+/* Idle between frames is fine (rsyslog keeps its connection for hours,
+ * and closing it could lose the next message); stalling inside a frame
+ * is a slow or broken client holding a buffer. */
+static void
+watch_stall(struct conn *c)
+{
+	long timeout = c->l->d->cfg.idle_timeout;
+
+	if (timeout > 0 && c->framer.state != FRAME_START)
+		uv_timer_start(&c->stall, stall_expired, (uint64_t)timeout * 1000, 0);
+	else
+		uv_timer_stop(&c->stall);
 }
 
 static void
@@ -233,7 +328,9 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			log_warn("%s: framing error (bad octet count), closing "
 			    "connection", c->l->text);
 			conn_close(c);
+			return;
 		}
+		watch_stall(c);
 		return;
 	}
 	if (nread == 0)
@@ -251,8 +348,18 @@ stream_peer_allowed(struct listener *l, struct conn *c)
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 
-	if (l->kind == LISTEN_UNIX_STREAM)
-		return 1;
+	if (l->kind == LISTEN_UNIX_STREAM) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		uv_os_fd_t fd;
+
+		if (l->spec->npeer_uids == 0)
+			return 1;
+		if (uv_fileno(&c->h.handle, &fd) != 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+			return 0;
+		return uid_allowed(l->spec, cred.uid);
+	}
 	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0)
 		return 0;
 	return peer_allowed(l->d, l, (struct sockaddr *)&ss);
@@ -275,6 +382,8 @@ stream_accept(uv_stream_t *server, int status)
 	else
 		uv_pipe_init(l->d->loop, &c->h.pipe, 0);
 	c->h.handle.data = c;
+	uv_timer_init(l->d->loop, &c->stall);
+	c->stall.data = c;
 	framer_init(&c->framer, (size_t)l->d->cfg.max_message, frame_emit, c);
 	c->next = l->conns;
 	if (l->conns)
@@ -290,9 +399,9 @@ stream_accept(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	if (l->nconns > STREAM_CONNS_MAX) {
-		log_warn("%s: more than %d connections, refusing one", l->text,
-		    STREAM_CONNS_MAX);
+	if (l->nconns > l->d->cfg.max_connections) {
+		log_warn("%s: more than %ld connections, refusing one", l->text,
+		    l->d->cfg.max_connections);
 		l->d->n.refused++;
 		conn_close(c);
 		return;
@@ -333,8 +442,8 @@ open_unix_stream(struct listener *l, const struct listen_spec *ls)
 	if ((rc = uv_pipe_bind(&l->h.pipe, ls->path)) != 0)
 		return rc;
 	l->path = xstrdup(ls->path);
-	if (chmod(ls->path, l->d->cfg.socket_mode) < 0)
-		return -errno;
+	if ((rc = set_socket_file_access(l, ls)) != 0)
+		return rc;
 	return uv_listen((uv_stream_t *)&l->h.pipe, 128, stream_accept);
 }
 
@@ -349,6 +458,7 @@ listeners_open(struct daemon *d, struct errbuf *err)
 		int rc;
 
 		l->d = d;
+		l->spec = ls;
 		l->kind = ls->kind;
 		l->text = xstrdup(ls->text);
 		l->fd = -1;

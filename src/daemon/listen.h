@@ -7,8 +7,6 @@
 #include "config.h"
 #include "frame.h"
 
-#define STREAM_CONNS_MAX 256	/* per listener */
-
 struct daemon;
 struct conn;
 
@@ -16,6 +14,7 @@ struct listener {
 	struct listener *next;
 	struct daemon *d;
 	enum listen_kind kind;
+	const struct listen_spec *spec;	/* stays valid: reloads keep listens */
 	char *text;		/* "udp:127.0.0.1:5514", for messages */
 	char *path;		/* unix: removed at exit */
 	union {

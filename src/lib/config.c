@@ -4,6 +4,8 @@
  * rejected as a whole: a half-applied configuration is worse than none. */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,8 @@ config_defaults(struct config *c)
 	c->sweep_interval = 60;
 	c->max_message = 8192;
 	c->socket_mode = 0666;
+	c->idle_timeout = 60;
+	c->max_connections = 256;
 	c->sync = 0;
 	c->relay_private = 1;
 	c->trust_timestamps = 1;
@@ -47,6 +51,7 @@ listen_spec_free(struct listen_spec *ls)
 	free(ls->text);
 	free(ls->host);
 	free(ls->path);
+	free(ls->peer_uids);
 	cidr_list_free(&ls->allow);
 }
 
@@ -118,8 +123,8 @@ parse_hostport(const char *s, struct listen_spec *ls, struct errbuf *err)
 	return 0;
 }
 
-int
-listen_spec_parse(const char *text, struct listen_spec *ls, struct errbuf *err)
+static int
+parse_endpoint(const char *text, struct listen_spec *ls, struct errbuf *err)
 {
 	static const struct { const char *prefix; enum listen_kind kind; } kinds[] = {
 		{ "udp:", LISTEN_UDP }, { "tcp:", LISTEN_TCP },
@@ -151,6 +156,138 @@ listen_spec_parse(const char *text, struct listen_spec *ls, struct errbuf *err)
 	    "unix-dgram:/PATH or unix:/PATH", text);
 	listen_spec_free(ls);
 	return -1;
+}
+
+static int parse_cidrs(char *v, struct cidr_list *l, struct errbuf *err);
+
+static int
+lookup_uid(const char *name, uid_t *uid)
+{
+	struct passwd *pw;
+	char *end;
+	unsigned long n = strtoul(name, &end, 10);
+
+	if (*name != '\0' && *end == '\0') {
+		*uid = (uid_t)n;
+		return 0;
+	}
+	if ((pw = getpwnam(name)) == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+static int
+lookup_gid(const char *name, gid_t *gid)
+{
+	struct group *gr;
+	char *end;
+	unsigned long n = strtoul(name, &end, 10);
+
+	if (*name != '\0' && *end == '\0') {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	if ((gr = getgrnam(name)) == NULL)
+		return -1;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+static int
+parse_peer_uids(char *v, struct listen_spec *ls, struct errbuf *err)
+{
+	for (char *tok = strtok(v, ","); tok; tok = strtok(NULL, ",")) {
+		uid_t uid;
+		if (lookup_uid(tok, &uid) < 0) {
+			errbuf_set(err, "peer-uid: no user \"%s\"", tok);
+			return -1;
+		}
+		ls->peer_uids = xrealloc(ls->peer_uids,
+		    (ls->npeer_uids + 1) * sizeof(*ls->peer_uids));
+		ls->peer_uids[ls->npeer_uids++] = uid;
+	}
+	return 0;
+}
+
+/* One "name=value" after the endpoint. */
+static int
+apply_listen_option(struct listen_spec *ls, char *opt, struct errbuf *err)
+{
+	char *eq = strchr(opt, '='), *v;
+	int unix_only, inet = ls->kind == LISTEN_UDP || ls->kind == LISTEN_TCP;
+
+	if (eq == NULL || eq[1] == '\0') {
+		errbuf_set(err, "listen option \"%s\": expected name=value", opt);
+		return -1;
+	}
+	*eq = '\0';
+	v = eq + 1;
+	unix_only = strcmp(opt, "allow-from") != 0;
+	if (unix_only == inet) {
+		errbuf_set(err, "listen option %s= does not apply to %s", opt,
+		    ls->text);
+		return -1;
+	}
+	if (!strcmp(opt, "allow-from")) {
+		ls->has_allow = 1;
+		return parse_cidrs(v, &ls->allow, err);
+	}
+	if (!strcmp(opt, "mode")) {
+		char *end;
+		long m = strtol(v, &end, 8);
+		if (*end != '\0' || m < 0 || m > 0777) {
+			errbuf_set(err, "mode=%s: must be octal, e.g. 0660", v);
+			return -1;
+		}
+		ls->mode = (mode_t)m;
+		ls->has_mode = 1;
+		return 0;
+	}
+	if (!strcmp(opt, "owner")) {
+		if (lookup_uid(v, &ls->owner) == 0)
+			return 0;
+		errbuf_set(err, "owner=%s: no such user", v);
+		return -1;
+	}
+	if (!strcmp(opt, "group")) {
+		if (lookup_gid(v, &ls->group) == 0)
+			return 0;
+		errbuf_set(err, "group=%s: no such group", v);
+		return -1;
+	}
+	if (!strcmp(opt, "peer-uid"))
+		return parse_peer_uids(v, ls, err);
+	errbuf_set(err, "unknown listen option \"%s\" (allow-from, mode, "
+	    "owner, group, peer-uid)", opt);
+	return -1;
+}
+
+int
+listen_spec_parse(const char *text, struct listen_spec *ls, struct errbuf *err)
+{
+	char buf[CONFIG_LINE_MAX + 1], *save = NULL, *tok;
+
+	if (str_copy(buf, text, sizeof(buf)) >= sizeof(buf)) {
+		errbuf_set(err, "listen value too long");
+		return -1;
+	}
+	tok = strtok_r(buf, " \t", &save);
+	if (tok == NULL || parse_endpoint(tok, ls, err) < 0)
+		return -1;
+	ls->owner = (uid_t)-1;
+	ls->group = (gid_t)-1;
+	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (apply_listen_option(ls, tok, err) < 0) {
+			listen_spec_free(ls);
+			return -1;
+		}
+	}
+	/* The whole line, options included, names it in messages and tells a
+	 * reload whether it changed. */
+	free(ls->text);
+	ls->text = xstrdup(text);
+	return 0;
 }
 
 static int
@@ -245,6 +382,18 @@ apply(struct config *c, const char *key, char *v, int *saw_listen,
 		return set_duration(v, &c->ttl, 1, err);
 	if (!strcmp(key, "sweep-interval"))
 		return set_duration(v, &c->sweep_interval, 1, err);
+	if (!strcmp(key, "idle-timeout"))
+		return set_duration(v, &c->idle_timeout, 0, err);
+	if (!strcmp(key, "max-connections")) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end != '\0' || n < 1 || n > 65536) {
+			errbuf_set(err, "\"%s\": max-connections must be 1..65536", v);
+			return -1;
+		}
+		c->max_connections = n;
+		return 0;
+	}
 	if (!strcmp(key, "commit-interval")) {
 		if (parse_duration_ms(v, &c->commit_interval_ms) < 0 ||
 		    c->commit_interval_ms < 1 || c->commit_interval_ms > 60000) {

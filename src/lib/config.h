@@ -21,7 +21,14 @@ struct listen_spec {
 	char *host;		/* inet: address text without brackets */
 	int port;
 	char *path;		/* unix: socket path */
-	struct cidr_list allow;	/* inet: peers allowed (empty = loopback) */
+	struct cidr_list allow;	/* inet: peers allowed besides loopback */
+	int has_allow;		/* allow-from= given: it replaces the global list */
+	mode_t mode;		/* unix: socket file mode */
+	int has_mode;
+	uid_t owner;		/* unix: (uid_t)-1 = unchanged */
+	gid_t group;		/* unix: (gid_t)-1 = unchanged */
+	uid_t *peer_uids;	/* unix: required peer credentials, NULL = any */
+	size_t npeer_uids;
 };
 
 struct config {
@@ -40,7 +47,9 @@ struct config {
 	long commit_interval_ms;
 	long sweep_interval;	/* seconds */
 	long max_message;	/* bytes; longer messages are truncated */
-	mode_t socket_mode;	/* unix sockets */
+	mode_t socket_mode;	/* unix sockets without their own mode= */
+	long idle_timeout;	/* seconds a stream may stall inside a frame; 0 = never */
+	long max_connections;	/* per stream listener */
 	int sync;		/* fsync per commit */
 	int relay_private;	/* may private addresses be added? */
 	int trust_timestamps;	/* expire from the message's own time */
@@ -50,7 +59,7 @@ struct config {
 void config_defaults(struct config *c);
 /* Read `path` over the defaults. -1 and err = "file:line: reason" on error. */
 int config_load(const char *path, struct config *c, struct errbuf *err);
-/* Parse one "kind:where" listen endpoint. */
+/* Parse one listen value: "kind:where [option=value ...]". */
 int listen_spec_parse(const char *text, struct listen_spec *ls, struct errbuf *err);
 void config_free(struct config *c);
 

@@ -6,17 +6,42 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <tdb.h>
+#include <time.h>
 
 #include "relay.h"
 
 /* Big enough for a large site without rehashing; tdb never resizes. */
 #define RELAY_HASH_SIZE 10007
 
+/* How long a reader waits for a commit in progress: tdb refuses read-only
+ * opens while one is, and chain locks are held during it. authsinkd
+ * commits in milliseconds; only a stuck writer makes readers give up
+ * (and then they fail temporarily, never open). */
+#define RELAY_READ_WAIT_MS 1000
+
 struct relay_table {
 	struct tdb_context *tdb;
 	char *path;
 	int in_transaction;
+	int read_only;		/* reads take chain read locks */
 };
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+pause_2ms(void)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 2000000 };
+
+	nanosleep(&ts, NULL);
+}
 
 static TDB_DATA
 datum(const char *s, size_t n)
@@ -36,9 +61,21 @@ relay_open(const char *path, enum relay_mode mode, int sync, struct errbuf *err)
 	 * the file with plain fcntl locks while we run. */
 	if (!sync)
 		flags |= TDB_NOSYNC;
-	struct tdb_context *tdb = tdb_open(path,
-	    mode == RELAY_WRITE ? RELAY_HASH_SIZE : 0, flags, oflags | O_CLOEXEC,
-	    0644);
+	/* A read-only open fails while a commit is in progress (tdb may not
+	 * run recovery read-only): retry for a while, unless the file is
+	 * plainly missing or forbidden. */
+	long long deadline = now_ms() + RELAY_READ_WAIT_MS;
+	struct tdb_context *tdb;
+	for (;;) {
+		errno = 0;
+		tdb = tdb_open(path, mode == RELAY_WRITE ? RELAY_HASH_SIZE : 0,
+		    flags, oflags | O_CLOEXEC, 0644);
+		if (tdb != NULL || mode == RELAY_WRITE || errno == ENOENT ||
+		    errno == EACCES || errno == ENOTDIR || errno == EISDIR ||
+		    now_ms() >= deadline)
+			break;
+		pause_2ms();
+	}
 	if (tdb == NULL) {
 		errbuf_set(err, "cannot open relay table %s: %s", path,
 		    errno ? strerror(errno) : "not a tdb file");
@@ -47,6 +84,13 @@ relay_open(const char *path, enum relay_mode mode, int sync, struct errbuf *err)
 	t = xcalloc(1, sizeof(*t));
 	t->tdb = tdb;
 	t->path = xstrdup(path);
+	if (mode == RELAY_READ) {
+		/* tdb turns fcntl locking off for read-only opens; without it a
+		 * lookup can see a hash chain half rewritten by a commit. Read
+		 * locks work on a read-only descriptor: turn them back on. */
+		tdb_remove_flags(tdb, TDB_NOLOCK);
+		t->read_only = 1;
+	}
 	if (mode == RELAY_WRITE) {
 		char v[16];
 		if (relay_meta_get(t, "!format", v, sizeof(v)) < 0) {
@@ -91,6 +135,22 @@ const char *
 relay_strerror(struct relay_table *t)
 {
 	return tdb_errorstr(t->tdb);
+}
+
+int
+relay_corrupt(struct relay_table *t)
+{
+	return tdb_error(t->tdb) == TDB_ERR_CORRUPT;
+}
+
+int
+relay_replaced(struct relay_table *t)
+{
+	struct stat on_disk, open_file;
+
+	if (stat(t->path, &on_disk) < 0 || fstat(tdb_fd(t->tdb), &open_file) < 0)
+		return 1;
+	return on_disk.st_ino != open_file.st_ino || on_disk.st_dev != open_file.st_dev;
 }
 
 /* User names come from logs: keep the value one line of name=value
@@ -222,14 +282,45 @@ relay_value_parse(const char *v, size_t n, struct relay_entry *e)
 	return have_expires ? 0 : -1;
 }
 
+/* tdb_fetch, for a read-only table under the key's chain read lock (a
+ * commit holds the write lock on all chains, so what we read is committed).
+ * *ecode: the tdb error when dptr is NULL. */
+static TDB_DATA
+fetch(struct relay_table *t, TDB_DATA key, enum TDB_ERROR *ecode)
+{
+	TDB_DATA v;
+	long long deadline;
+
+	if (!t->read_only) {
+		v = tdb_fetch(t->tdb, key);
+		*ecode = v.dptr ? TDB_SUCCESS : tdb_error(t->tdb);
+		return v;
+	}
+	deadline = now_ms() + RELAY_READ_WAIT_MS;
+	while (tdb_chainlock_read_nonblock(t->tdb, key) != 0) {
+		if (now_ms() >= deadline) {
+			*ecode = TDB_ERR_LOCK;
+			v.dptr = NULL;
+			v.dsize = 0;
+			return v;
+		}
+		pause_2ms();
+	}
+	v = tdb_fetch(t->tdb, key);
+	*ecode = v.dptr ? TDB_SUCCESS : tdb_error(t->tdb);
+	tdb_chainunlock_read(t->tdb, key);
+	return v;
+}
+
 int
 relay_get(struct relay_table *t, const char *addr, struct relay_entry *e)
 {
-	TDB_DATA v = tdb_fetch(t->tdb, datum(addr, strlen(addr)));
+	enum TDB_ERROR ecode;
+	TDB_DATA v = fetch(t, datum(addr, strlen(addr)), &ecode);
 	int rc;
 
 	if (v.dptr == NULL)
-		return tdb_error(t->tdb) == TDB_ERR_NOEXIST ? 0 : -1;
+		return ecode == TDB_ERR_NOEXIST ? 0 : -1;
 	rc = relay_value_parse((const char *)v.dptr, v.dsize, e);
 	free(v.dptr);
 	if (rc < 0)
@@ -302,7 +393,8 @@ relay_meta_put(struct relay_table *t, const char *key, const char *value)
 int
 relay_meta_get(struct relay_table *t, const char *key, char *out, size_t outlen)
 {
-	TDB_DATA v = tdb_fetch(t->tdb, datum(key, strlen(key)));
+	enum TDB_ERROR ecode;
+	TDB_DATA v = fetch(t, datum(key, strlen(key)), &ecode);
 	size_t n;
 
 	if (v.dptr == NULL)
@@ -367,4 +459,47 @@ relay_sweep(struct relay_table *t, time_t now)
 	if (tdb_traverse(t->tdb, each_cb, &st) < 0 || st.failed)
 		return -1;
 	return st.count;
+}
+
+int
+relay_check(struct relay_table *t)
+{
+	return tdb_check(t->tdb, NULL, NULL) == 0 ? 0 : -1;
+}
+
+struct rescue_state {
+	struct relay_table *dst;
+	long copied;
+	int failed;
+};
+
+/* tdb_rescue may report a key twice: keep the later expiry. */
+static void
+rescue_cb(TDB_DATA key, TDB_DATA val, void *p)
+{
+	struct rescue_state *st = p;
+	struct relay_entry e, have;
+
+	if (st->failed || key.dsize == 0 || key.dsize >= sizeof(e.addr) ||
+	    key.dptr[0] == '!' ||
+	    relay_value_parse((const char *)val.dptr, val.dsize, &e) < 0)
+		return;
+	memcpy(e.addr, key.dptr, key.dsize);
+	e.addr[key.dsize] = '\0';
+	if (relay_get(st->dst, e.addr, &have) == 1 && have.expires >= e.expires)
+		return;
+	if (relay_put(st->dst, &e) < 0)
+		st->failed = 1;
+	else
+		st->copied++;
+}
+
+long
+relay_rescue(struct relay_table *src, struct relay_table *dst)
+{
+	struct rescue_state st = { .dst = dst };
+
+	if (tdb_rescue(src->tdb, rescue_cb, &st) != 0 || st.failed)
+		return -1;
+	return st.copied;
 }

@@ -63,5 +63,14 @@ int relay_value_format(const struct relay_entry *e, char *out, size_t outlen);
 int relay_value_parse(const char *v, size_t n, struct relay_entry *e);
 
 const char *relay_strerror(struct relay_table *t);
+/* 1 if the last error was corruption of the file. */
+int relay_corrupt(struct relay_table *t);
+/* 1 if `path` no longer is the file we have open (removed or replaced). */
+int relay_replaced(struct relay_table *t);
+/* Full integrity check (tdb_check): 0 ok, -1 corrupt. */
+int relay_check(struct relay_table *t);
+/* Copy every readable address entry of a damaged `src` into `dst` (inside
+ * a transaction of dst); returns the number copied or -1. */
+long relay_rescue(struct relay_table *src, struct relay_table *dst);
 
 #endif

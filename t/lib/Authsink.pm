@@ -102,6 +102,7 @@ sub start_daemon {
     print $c "table = $d->{table}\nrules-dir = $rules\npidfile = $d->{pidfile}\n",
         "dumpfile = $dir/authsinkd.dump\n", $o{extra} // '';
     close $c;
+    $d->{wrap} = $o{wrap} if $o{wrap};
     restart_daemon($d) unless $o{no_start};
     push @daemons, $d;
     return $d;
@@ -115,7 +116,9 @@ sub restart_daemon {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $d->{log};
         open STDERR, '>>', $d->{log};
-        exec(build_dir() . '/authsinkd', '-d', '-c', $d->{conf}) or POSIX::_exit(127);
+        # wrap: a command prefix, e.g. unshare for a private mount namespace.
+        exec(@{ $d->{wrap} // [] }, build_dir() . '/authsinkd', '-d', '-c', $d->{conf})
+            or POSIX::_exit(127);
     }
     $d->{pid} = $pid;
     wait_until(sub { -s $d->{pidfile} || waitpid($pid, WNOHANG) == $pid }, 20)
@@ -168,6 +171,184 @@ sub dovecot_login {
     $service //= 'imap';
     return "$service-login: Login: user=<$user>, method=PLAIN, rip=$ip, "
         . "lip=127.0.0.1, mpid=4242, TLS, session=<aBcDeFgH1234>";
+}
+
+# ---------------------------------------------------------------------
+# Real peers (t/peer-*.t): rsyslog, syslog-ng, Dovecot, Exim, tdb tools.
+# Every peer is a private instance started here and stopped in END (in
+# the process that started it), also when a test dies.
+
+push @EXPORT, qw(need_peer peer_syslog_ng start_peer stop_peer
+    start_rsyslog start_syslog_ng syslog_ng_version contrib_text
+    write_file udp_bound tcp_listening private_dir);
+
+my @peers;
+my $peers_owner = $$;
+
+# need_peer(COND, WHAT): skip (or in CI bail out) unless COND holds.
+sub need_peer {
+    my ($ok, $what) = @_;
+    return 1 if $ok;
+    Test::More::BAIL_OUT("$what is required in CI") if in_ci();
+    Test::More::plan(skip_all => "$what is missing");
+}
+
+# A temp dir other users may traverse: Dovecot's and Exim's unprivileged
+# processes read files in it.
+sub private_dir {
+    my $dir = temp_dir();
+    chmod 0755, $dir;
+    return $dir;
+}
+
+sub write_file {
+    my ($path, $text, $mode) = @_;
+    open my $f, '>', $path or die "$path: $!";
+    print $f $text;
+    close $f or die "$path: $!";
+    chmod $mode, $path if defined $mode;
+    return $path;
+}
+
+# contrib_text("rsyslog/authsink-udp.conf", FROM => TO, ...): a shipped
+# snippet with literal substitutions (ports, paths). Every FROM must occur,
+# so a changed snippet fails the test instead of being silently ignored.
+sub contrib_text {
+    my ($rel, @subst) = @_;
+    my $path = src_dir() . "/contrib/$rel";
+    my $text = slurp($path);
+    die "$path: missing or empty\n" if $text eq '';
+    while (my ($from, $to) = splice @subst, 0, 2) {
+        my $n = () = $text =~ /\Q$from\E/g;
+        die "$path: \"$from\" not found\n" unless $n;
+        $text =~ s/\Q$from\E/$to/g;
+    }
+    return $text;
+}
+
+# start_peer(name => N, argv => [...], log => FILE, env => {...},
+#            ready => sub {...}, timeout => S)
+# The peer gets its own process group so that stop_peer also reaps the
+# children it forked (Dovecot's). Dies (with the log) if it exits early or
+# `ready` does not turn true.
+sub start_peer {
+    my %o = @_;
+    my $p = { name => $o{name} // $o{argv}[0], log => $o{log}, argv => $o{argv} };
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setpgrp(0, 0);
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $o{log} or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT;
+        %ENV = (%ENV, %{ $o{env} // {} });
+        exec { $o{argv}[0] } @{ $o{argv} } or POSIX::_exit(127);
+    }
+    $p->{pid} = $pid;
+    push @peers, $p;
+    my $ready = $o{ready} // sub { 1 };
+    my $exited;
+    my $ok = wait_until(sub {
+        if (waitpid($pid, WNOHANG) == $pid) { $exited = $?; return 1 }
+        $ready->() }, $o{timeout} // 20);
+    if (defined $exited) {
+        delete $p->{pid};
+        die "$p->{name} exited (status $exited): " . slurp($o{log});
+    }
+    die "$p->{name} not ready: " . slurp($o{log}) unless $ok;
+    return $p;
+}
+
+# SIGTERM the peer's process group, KILL what is left after 10 s.
+sub stop_peer {
+    my ($p) = @_;
+    return unless $p->{pid};
+    my $pid = delete $p->{pid};
+    kill 'TERM', -$pid;
+    my $ok = wait_until(sub { waitpid($pid, WNOHANG) == $pid }, 10);
+    my $status = $?;
+    kill 'KILL', -$pid;
+    unless ($ok) { waitpid $pid, 0; $status = $?; }
+    return $status;
+}
+
+END {
+    if ($$ == $peers_owner) {
+        my $rc = $?;
+        stop_peer($_) for reverse @peers;
+        $? = $rc;
+    }
+}
+
+# Is something bound to local UDP port P / listening on TCP port P?
+sub _proc_net {
+    my ($port, $want_listen, @files) = @_;
+    for my $f (@files) {
+        open my $h, '<', $f or next;
+        while (<$h>) {
+            my @c = split;
+            next unless ($c[1] // '') =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
+            return 1 if !$want_listen || $c[3] eq '0A';
+        }
+    }
+    return 0;
+}
+sub udp_bound { _proc_net($_[0], 0, '/proc/net/udp', '/proc/net/udp6') }
+sub tcp_listening { _proc_net($_[0], 1, '/proc/net/tcp', '/proc/net/tcp6') }
+
+# start_rsyslog(dir => D, conf => TEXT, ready => sub {...}, name => N):
+# checks the configuration with -N1, then runs rsyslogd in the foreground
+# with an absolute pid file (a relative one fails).
+sub start_rsyslog {
+    my %o = @_;
+    my $rsyslogd = need_program('rsyslogd', 'rsyslog');
+    my $name = $o{name} // 'rsyslog';
+    my $conf = write_file("$o{dir}/$name.conf", $o{conf});
+    my ($rc, $out, $err) = run_cmd($rsyslogd, '-N1', '-f', $conf);
+    die "$conf rejected by rsyslogd -N1:\n$out$err" if $rc != 0;
+    my $pidfile = "$o{dir}/$name.pid";
+    my $ready = $o{ready} // sub { 1 };
+    return start_peer(name => $name, log => "$o{dir}/$name.log",
+        argv => [$rsyslogd, '-n', '-f', $conf, '-i', $pidfile],
+        ready => sub { -s $pidfile && $ready->() });
+}
+
+# syslog-ng conflicts with rsyslog as a package, so .ci/deps unpacks it
+# privately; a system-wide one is used when there is no private copy.
+sub peer_syslog_ng {
+    my @cand = ((map { "$_/syslog-ng/bin/syslog-ng" }
+            grep { defined } $ENV{AUTHSINK_PEERS}, '/opt/authsink-peers'),
+        map { "$_/syslog-ng" } split(/:/, $ENV{PATH}), '/usr/sbin', '/sbin');
+    for my $c (@cand) {
+        return $c if -x $c && (run_cmd($c, '--version'))[0] == 0;
+    }
+    need_peer(0, 'syslog-ng (as root: sh .ci/deps peers, which unpacks '
+        . 'syslog-ng-core into /opt/authsink-peers)');
+}
+
+sub syslog_ng_version {
+    my ($sng) = @_;
+    my (undef, $out) = run_cmd($sng, '--version');
+    return $out =~ /^Installer-Version:\s*(\d+\.\d+)/m ? $1
+         : $out =~ /^syslog-ng \d+ \((\d+\.\d+)/m ? $1 : die "syslog-ng --version: $out";
+}
+
+# start_syslog_ng(dir => D, conf => TEXT (without @version), name => N,
+#                 ready => sub {...})
+sub start_syslog_ng {
+    my %o = @_;
+    my $sng = $o{syslog_ng} // peer_syslog_ng();
+    my $name = $o{name} // 'syslog-ng';
+    my $d = $o{dir};
+    my $conf = write_file("$d/$name.conf",
+        '@version: ' . syslog_ng_version($sng) . "\n" . $o{conf});
+    my @common = ('-f', $conf, '-R', "$d/$name.persist", '-p', "$d/$name.pid",
+        '-c', "$d/$name.ctl");
+    my ($rc, $out, $err) = run_cmd($sng, '--syntax-only', @common);
+    die "$conf rejected by syslog-ng --syntax-only:\n$out$err" if $rc != 0;
+    my $ready = $o{ready} // sub { 1 };
+    return start_peer(name => $name, log => "$d/$name.log",
+        argv => [$sng, '-F', '-e', '--no-caps', @common],
+        ready => sub { -s "$d/$name.pid" && $ready->() });
 }
 
 1;
