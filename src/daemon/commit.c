@@ -65,34 +65,43 @@ commit_queue(struct daemon *d, const struct relay_event *ev)
 		schedule_commit(d);
 }
 
-/* Merge one event into what the table holds for its address. */
+/* Merge one event into what the table holds for its address. A login
+ * with a session key opens a session: the address stays allowed while any
+ * is open, up to max-session, and its ttl counts from the last close. */
 static int
 apply_event(struct relay_table *t, const struct relay_event *ev)
 {
 	struct relay_entry e;
-	long long expires = (long long)ev->when + ev->ttl;
+	long long when = (long long)ev->when;
 	int have = relay_get(t, ev->addr, &e);
 
 	if (ev->action == RULE_REVOKE)
 		return relay_del(t, ev->addr) < 0 ? -1 : 0;
 	if (have < 0)
 		have = 0;	/* unreadable value: start over */
-	if (!have) {
-		if (ev->action == RULE_LOGOUT)
+	if (ev->action == RULE_LOGOUT) {
+		if (!have)
 			return 0;	/* a logout never grants */
+		if (e.open > 0 && --e.open > 0)
+			return relay_put(t, &e);	/* others still open */
+		e.expires = (e.last > when ? e.last : when) + ev->ttl;
+		return relay_put(t, &e);
+	}
+	if (!have) {
 		memset(&e, 0, sizeof(e));
 		str_copy(e.addr, ev->addr, sizeof(e.addr));
-		e.first = ev->when;
+		e.first = when;
 	}
+	long long expires = when + (ev->session ? ev->max_session : ev->ttl);
 	if (expires > e.expires)
 		e.expires = expires;
-	if ((long long)ev->when > e.last)
-		e.last = ev->when;
-	if (ev->action == RULE_ALLOW) {
-		e.count++;
-		str_copy(e.user, ev->user, sizeof(e.user));
-		str_copy(e.rule, ev->rule, sizeof(e.rule));
-	}
+	if (when > e.last)
+		e.last = when;
+	if (ev->session)
+		e.open++;
+	e.count++;
+	str_copy(e.user, ev->user, sizeof(e.user));
+	str_copy(e.rule, ev->rule, sizeof(e.rule));
 	return relay_put(t, &e);
 }
 

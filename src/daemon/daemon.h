@@ -37,6 +37,8 @@ struct relay_event {
 	char rule[RELAY_RULE_MAX];
 	time_t when;		/* event time: message time clamped to now */
 	long ttl;
+	int session;		/* the rule captured a session key */
+	long max_session;
 };
 
 #define PENDING_MAX 4096	/* commit early rather than grow without bound */

@@ -79,8 +79,11 @@ ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 		return;
 	ev.action = match.action;
 	ev.ttl = match.ttl > 0 ? match.ttl : d->cfg.ttl;
+	ev.session = match.session[0] != '\0';
+	ev.max_session = d->cfg.max_session;
 	ev.when = event_time(d, &m, now);
-	if (ev.action == RULE_ALLOW && ev.when + ev.ttl <= now) {
+	if (ev.action == RULE_ALLOW &&
+	    ev.when + (ev.session ? ev.max_session : ev.ttl) <= now) {
 		d->n.stale++;
 		log_debug("ignoring login of %s: older than its ttl", ev.addr);
 		return;

@@ -32,6 +32,7 @@ config_defaults(struct config *c)
 	set_str(&c->pidfile, DEFAULT_PIDFILE);
 	set_str(&c->dumpfile, DEFAULT_DUMPFILE);
 	c->ttl = 30 * 60;
+	c->max_session = 12 * 3600;
 	c->commit_interval_ms = 100;
 	c->sweep_interval = 60;
 	c->max_message = 8192;
@@ -380,6 +381,8 @@ apply(struct config *c, const char *key, char *v, int *saw_listen,
 	}
 	if (!strcmp(key, "ttl"))
 		return set_duration(v, &c->ttl, 1, err);
+	if (!strcmp(key, "max-session"))
+		return set_duration(v, &c->max_session, 1, err);
 	if (!strcmp(key, "sweep-interval"))
 		return set_duration(v, &c->sweep_interval, 1, err);
 	if (!strcmp(key, "idle-timeout"))

@@ -44,6 +44,7 @@ struct config {
 	char *export_file;	/* NULL: none */
 	char *user;		/* NULL: stay as we are */
 	long ttl;		/* seconds */
+	long max_session;	/* seconds an open session keeps an address */
 	long commit_interval_ms;
 	long sweep_interval;	/* seconds */
 	long max_message;	/* bytes; longer messages are truncated */

@@ -209,12 +209,14 @@ decode_user(const char *in, size_t n, char *out, size_t outlen)
 int
 relay_value_format(const struct relay_entry *e, char *out, size_t outlen)
 {
-	char user[RELAY_USER_MAX * 3];
+	char user[RELAY_USER_MAX * 3], open[32] = "";
 	int n;
 
 	encode_user(e->user, user, sizeof(user));
-	n = snprintf(out, outlen, "expires=%lld first=%lld last=%lld count=%lu%s%s rule=%s",
-	    e->expires, e->first, e->last, e->count,
+	if (e->open > 0)
+		snprintf(open, sizeof(open), " open=%lu", e->open);
+	n = snprintf(out, outlen, "expires=%lld first=%lld last=%lld count=%lu%s%s%s rule=%s",
+	    e->expires, e->first, e->last, e->count, open,
 	    user[0] ? " user=" : "", user, e->rule[0] ? e->rule : "-");
 	if (n < 0 || (size_t)n >= outlen)
 		return -1;
@@ -270,6 +272,8 @@ relay_value_parse(const char *v, size_t n, struct relay_entry *e)
 			e->last = num;
 		} else if (FIELD("count") && parse_number(val, vlen, &num) == 0) {
 			e->count = (unsigned long)num;
+		} else if (FIELD("open") && parse_number(val, vlen, &num) == 0) {
+			e->open = (unsigned long)num;
 		} else if (FIELD("user")) {
 			decode_user(val, vlen, e->user, sizeof(e->user));
 		} else if (FIELD("rule")) {

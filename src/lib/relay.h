@@ -1,7 +1,7 @@
 /* relay.h - the relay table: a tdb file of addresses allowed to relay.
  *
  * Key: canonical address text, no NUL. Value: one ASCII line
- * "expires=N first=N last=N count=N user=U rule=R". Keys starting with
+ * "expires=N first=N last=N count=N [open=N] user=U rule=R". Keys starting with
  * '!' are metadata. Readers treat an entry whose expires has passed as
  * absent, so a stopped daemon never extends relaying. */
 #ifndef AUTHSINK_RELAY_H
@@ -21,6 +21,7 @@ struct relay_entry {
 	char addr[ADDR_TEXT_MAX];
 	long long expires, first, last;
 	unsigned long count;
+	unsigned long open;		/* sessions open (session rules) */
 	char user[RELAY_USER_MAX];	/* decoded */
 	char rule[RELAY_RULE_MAX];
 };
