@@ -20,13 +20,6 @@ sub login_visible {
         $d->{table}, 'check', $ip))[0] == 0 }, 10);
 }
 
-sub dump_counter {
-    my ($d, $name) = @_;
-    unlink "$d->{dir}/authsinkd.dump";
-    kill 'USR1', $d->{pid};
-    wait_until(sub { -s "$d->{dir}/authsinkd.dump" }, 5);
-    return (Authsink::slurp("$d->{dir}/authsinkd.dump") =~ /^$name (\d+)$/m)[0] // -1;
-}
 
 my $d = start_daemon(listen => ['udp:127.0.0.1:' . free_port()]);
 ($d->{udp}) = Authsink::slurp($d->{conf}) =~ /udp:127\.0\.0\.1:(\d+)/;
@@ -89,7 +82,7 @@ SKIP: {
         send_udp($port, "<38>1 - mx dovecot - - - " . dovecot_login("f$i",
             sprintf("198.51.%d.%d", 101 + int($i / 250), $i % 250 + 1)));
     }
-    ok(wait_until(sub { dump_counter($df, 'commit_errors') > 0 }, 10),
+    ok(wait_until(sub { counter($df, 'commit_errors') > 0 }, 10),
         'disk full: commits fail and are counted');
     ok(kill(0, $df->{pid}), '  the daemon keeps running');
     system(@ns, 'rm', '-f', "$small/filler");

@@ -21,14 +21,8 @@ need_dovecot();
 my $dir = private_dir();
 my $d = start_daemon(dir => $dir);
 my @t = ('-t', $d->{table});
-sub allowed { (authsink(@t, 'check', $_[0]))[0] == 0 }
-sub entry {
-    my ($addr) = @_;
-    my ($rc, $json) = authsink(@t, 'list', '--json');
-    return undef if $rc != 0;
-    my ($e) = grep { $_->{address} eq $addr } @{ decode_json($json) };
-    return $e;
-}
+sub allowed { relayed($d, $_[0]) }
+sub entry { table_entry($d, $_[0]) }
 
 # --- rsyslog: a private imuxsock socket in, the shipped snippet out ---
 my $rsdir = "$dir/rsyslog";

@@ -18,14 +18,8 @@ need_program('rsyslogd', 'rsyslog');
 my $d = start_daemon();
 my @t = ('-t', $d->{table});
 
-sub allowed { (authsink(@t, 'check', $_[0]))[0] == 0 }
-sub entry {
-    my ($addr) = @_;
-    my ($rc, $json) = authsink(@t, 'list', '--json');
-    return undef if $rc != 0;
-    my ($e) = grep { $_->{address} eq $addr } @{ decode_json($json) };
-    return $e;
-}
+sub allowed { relayed($d, $_[0]) }
+sub entry { table_entry($d, $_[0]) }
 
 # One rsyslogd per forwarding path: a private imudp input on a free port,
 # then the shipped snippet with the daemon's port or socket put in.

@@ -18,14 +18,8 @@ my $sng = peer_syslog_ng();
 my $d = start_daemon();
 my @t = ('-t', $d->{table});
 
-sub allowed { (authsink(@t, 'check', $_[0]))[0] == 0 }
-sub entry {
-    my ($addr) = @_;
-    my ($rc, $json) = authsink(@t, 'list', '--json');
-    return undef if $rc != 0;
-    my ($e) = grep { $_->{address} eq $addr } @{ decode_json($json) };
-    return $e;
-}
+sub allowed { relayed($d, $_[0]) }
+sub entry { table_entry($d, $_[0]) }
 
 # s_src and f_mail stand in for the ones of Debian's syslog-ng.conf.
 sub syslog_ng_with {

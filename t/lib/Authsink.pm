@@ -16,7 +16,7 @@ use FindBin;
 
 our @EXPORT = qw(build_dir src_dir temp_dir free_port start_daemon authsink
     wait_until send_udp send_tcp send_unix_dgram run_cmd need_program
-    in_ci dovecot_login stop_all);
+    in_ci dovecot_login stop_all relayed table_entry counter);
 
 my @daemons;	# everything we started, stopped in END
 
@@ -136,6 +136,29 @@ sub stop_daemon {
     my $status = $?;
     delete $d->{pid};
     return $status;
+}
+
+# relayed($d, ADDR): does `authsink check` answer yes for the daemon's table?
+sub relayed { my ($d, $addr) = @_; (authsink('-t', $d->{table}, 'check', $addr))[0] == 0 }
+
+# table_entry($d, ADDR): the live entry as `authsink list --json` shows it.
+sub table_entry {
+    my ($d, $addr) = @_;
+    require JSON::PP;
+    my ($rc, $json) = authsink('-t', $d->{table}, 'list', '--json');
+    return undef if $rc != 0;
+    my ($e) = grep { $_->{address} eq $addr } @{ JSON::PP::decode_json($json) };
+    return $e;
+}
+
+# counter($d, NAME): one counter from a fresh SIGUSR1 dump (-1 if none).
+sub counter {
+    my ($d, $name) = @_;
+    my $dump = "$d->{dir}/authsinkd.dump";
+    unlink $dump;
+    kill 'USR1', $d->{pid};
+    wait_until(sub { -s $dump }, 5);
+    return (slurp($dump) =~ /^$name (\d+)$/m)[0] // -1;
 }
 
 sub slurp { my ($f) = @_; local $/; open my $h, '<', $f or return ''; <$h> // '' }
