@@ -59,7 +59,10 @@ run: deps
 check: all
 	AUTHSINK_BUILD=$(abspath $(B)) prove -r t/
 
+# Full malloc stacks, so t/lsan.supp can name the third-party caller.
 asan:
+	ASAN_OPTIONS=fast_unwind_on_malloc=0 \
+	LSAN_OPTIONS=suppressions=$(abspath t/lsan.supp):print_suppressions=0 \
 	$(MAKE) B=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" check
 

@@ -90,5 +90,6 @@ SKIP: {
     Authsink::stop_daemon($df);
 }
 
-is(Authsink::stop_daemon($d), 0, 'clean exit after all that');
+is(Authsink::stop_daemon($d), 0, 'clean exit after all that')
+    or diag(Authsink::slurp($d->{log}));
 done_testing;
