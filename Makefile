@@ -4,6 +4,9 @@ SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR    ?= $(PREFIX)/share/doc/authsink
 DESTDIR   ?=
 
 PKGS      := libuv tre tdb
@@ -78,6 +81,26 @@ install: $(B)/authsinkd $(B)/authsink
 	install -m 644 rules.d/*.rules $(DESTDIR)$(SYSCONFDIR)/authsink/rules.d/
 	test -e $(DESTDIR)$(SYSCONFDIR)/authsink/authsink.conf || \
 	  install -m 644 contrib/authsink.conf $(DESTDIR)$(SYSCONFDIR)/authsink/authsink.conf
+	@# systemd units, with the paths of this installation
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	for u in contrib/systemd/*.service contrib/systemd/*.socket; do \
+	  sed -e 's|/usr/sbin/authsinkd|$(SBINDIR)/authsinkd|g' \
+	      -e 's|/usr/bin/authsink|$(BINDIR)/authsink|g' \
+	      -e 's|/etc/authsink/|$(SYSCONFDIR)/authsink/|g' "$$u" \
+	    > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+	  chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 contrib/systemd/authsink.sysusers $(DESTDIR)$(SYSUSERSDIR)/authsink.conf
+	@# MTA and syslog snippets, for reference
+	for d in contrib/*/; do \
+	  d=$${d%/}; install -d $(DESTDIR)$(DOCDIR)/$$d && \
+	  for f in $$d/*; do \
+	    [ -f "$$f" ] || continue; case $$f in *.c|*/Makefile) continue;; esac; \
+	    install -m 644 "$$f" $(DESTDIR)$(DOCDIR)/$$d/ || exit 1; \
+	  done; \
+	done
+	install -m 644 contrib/authsink.conf NEWS README.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build build-asan
+

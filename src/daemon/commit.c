@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "exporter.h"
 
 static void
 commit_timer_cb(uv_timer_t *t)
@@ -36,6 +37,7 @@ commit_init(struct daemon *d)
 	uv_timer_start(&d->sweep_timer, sweep_timer_cb,
 	    (uint64_t)d->cfg.sweep_interval * 1000,
 	    (uint64_t)d->cfg.sweep_interval * 1000);
+	export_update(d);
 }
 
 static void
@@ -209,6 +211,7 @@ commit_now(struct daemon *d)
 	uv_update_time(d->loop);
 	d->last_commit_end = uv_now(d->loop);
 	d->last_commit_cost = d->last_commit_end - start;
+	export_update(d);
 	return 0;
 fail_cancel: {
 	int saved = errno;
@@ -254,6 +257,7 @@ sweep_now(struct daemon *d)
 		return;
 	}
 	d->n.swept += n;
+	export_update(d);
 	if (n > 0)
 		log_debug("swept %ld expired entr%s", n, n == 1 ? "y" : "ies");
 }

@@ -58,6 +58,18 @@ static const struct command commands[] = {
 	{ "del", "ADDR", "remove ADDR (1 if it was not there)", cmd_del },
 	{ "purge", "", "remove expired entries", cmd_purge },
 	{ "stats", "[--json]", "entries and daemon counters", cmd_stats },
+	{ "test", "[-qv] [-f LOG] [-p PROG] [RULES...]",
+	    "run rules over log lines, show matches and why", cmd_test },
+	{ "policy", "[--action ACTION]",
+	    "Postfix policy delegation on stdin/stdout", cmd_policy },
+	{ "socketmap", "[--value VALUE]",
+	    "socketmap protocol (Postfix, Sendmail) on stdin/stdout", cmd_socketmap },
+	{ "export", "[--format FMT] FILE|-",
+	    "write the live addresses to FILE atomically", cmd_export },
+	{ "serve", "[options] KIND:ENDPOINT...",
+	    "answer line/policy/socketmap requests on sockets", cmd_serve },
+	{ "reload", "", "make authsinkd reload config and rules (SIGHUP)", cmd_reload },
+	{ "dump", "", "make authsinkd dump its state (SIGUSR1), show it", cmd_dump },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -74,10 +86,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: authsink [-t TABLE] [-c CONFIG] COMMAND [ARGS]\n"
-	    "       authsink -h | -V\n\ncommands:\n");
-	for (const struct command *c = commands; c->name; c++)
-		fprintf(f, "  %-8s %-28s %s\n", c->name, c->args, c->help);
-	fprintf(f, "\nexit status: 0 yes/done, 1 no, 2 error\n");
+	    "       authsink -h | -V\n\n"
+	    "  -t TABLE   relay table (default: the one in CONFIG, else\n"
+	    "             %s)\n"
+	    "  -c CONFIG  authsinkd's configuration: table, rules-dir, pidfile...\n"
+	    "             (default %s, when it exists)\n"
+	    "\ncommands:\n", DEFAULT_TABLE, DEFAULT_CONFIG);
+	for (const struct command *c = commands; c->name; c++) {
+		int n = fprintf(f, "  %s %s", c->name, c->args);
+		if (n > 44)
+			fprintf(f, "\n%46s%s\n", "", c->help);
+		else
+			fprintf(f, "%*s%s\n", 46 - n, "", c->help);
+	}
+	fprintf(f, "\nexit status: 0 yes/done, 1 no, 2 error (see authsink(1))\n");
 }
 
 int

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "export.h"
 
 #define CONFIG_LINE_MAX 4096
 
@@ -274,7 +275,12 @@ listen_spec_parse(const char *text, struct listen_spec *ls, struct errbuf *err)
 		return -1;
 	}
 	tok = strtok_r(buf, " \t", &save);
-	if (tok == NULL || parse_endpoint(tok, ls, err) < 0)
+	if (tok == NULL) {
+		errbuf_set(err, "empty listen value: expected udp:ADDR:PORT, "
+		    "tcp:ADDR:PORT, unix-dgram:/PATH or unix:/PATH");
+		return -1;
+	}
+	if (parse_endpoint(tok, ls, err) < 0)
 		return -1;
 	ls->owner = (uid_t)-1;
 	ls->group = (gid_t)-1;
@@ -373,6 +379,16 @@ apply(struct config *c, const char *key, char *v, int *saw_listen,
 			return -1;
 		}
 		set_str(dst, v);
+		return 0;
+	}
+	if (!strcmp(key, "export-format")) {
+		enum export_format f;
+		if (export_format_parse(v, &f) < 0) {
+			errbuf_set(err, "\"%s\": export-format must be plain, "
+			    "exim, postfix, mynetworks or sendmail", v);
+			return -1;
+		}
+		c->export_format = (int)f;
 		return 0;
 	}
 	if (!strcmp(key, "user")) {

@@ -42,6 +42,7 @@ struct config {
 	char *pidfile;
 	char *dumpfile;
 	char *export_file;	/* NULL: none */
+	int export_format;	/* enum export_format (export.h) */
 	char *user;		/* NULL: stay as we are */
 	long ttl;		/* seconds */
 	long max_session;	/* seconds an open session keeps an address */
