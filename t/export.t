@@ -124,6 +124,23 @@ unlink "$dir/daemon.txt";
 ok(wait_until(sub { defined slurp_file("$dir/daemon.txt") }, 10),
     'a deleted export file is written again');
 
+# A reload with a new export path and format writes the new file at once,
+# not at the next commit or sweep (default sweep-interval: 60s).
+{
+    my $d4 = start_daemon(extra => "export = $dir/before.txt\nexport-format = exim\n");
+    send_udp($d4->{udp}, "<38>1 - mx dovecot - - - " . dovecot_login('carol', '2001:db8::4'));
+    ok(wait_until(sub { (slurp_file("$dir/before.txt") // '') eq "\"2001:db8::4\"\n" }, 10),
+        'reload: the first export lists the login');
+    my $conf = Authsink::slurp($d4->{conf});
+    $conf =~ s{^export = .*$}{export = $dir/reloaded.txt}m or die;
+    $conf =~ s{^export-format = exim$}{export-format = plain}m or die;
+    write_file($d4->{conf}, $conf);
+    kill 'HUP', $d4->{pid};
+    ok(wait_until(sub { (slurp_file("$dir/reloaded.txt") // '') eq "2001:db8::4\n" }, 10),
+        'SIGHUP with a new export path: the new file is written at once, in the new format');
+    is(Authsink::stop_daemon($d4), 0, 'reload: clean exit');
+}
+
 # An export file the daemon cannot write is an error in the log, not a crash.
 {
     my $d3 = start_daemon(extra => "export = $dir/nonexistent/relay.txt\n");

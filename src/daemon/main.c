@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "exporter.h"
 #include "listen.h"
 
 static struct daemon D;
@@ -105,6 +106,9 @@ reload(struct daemon *d)
 	config_free(&d->cfg);
 	d->cfg = cfg;
 	set_rules(d, rules);
+	/* A new export path or format is written now, not at the next
+	 * commit, which may be long in coming. */
+	export_update(d);
 	log_info("reloaded %s: %zu rules from %s",
 	    d->cfg.file ? d->cfg.file : "built-in defaults",
 	    rules_count(rules), d->cfg.rules_dir);
