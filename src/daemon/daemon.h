@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "correlate.h"
 #include "relay.h"
 #include "rules.h"
 
@@ -19,6 +20,8 @@ struct counters {
 	unsigned long long bad_address;	/* captured text not an address */
 	unsigned long long never_relay;	/* never-relay, bogus or private */
 	unsigned long long stale;	/* older than its ttl when it arrived */
+	unsigned long long remembered;	/* address lines kept for correlate */
+	unsigned long long unpaired;	/* correlate lines without one */
 	unsigned long long granted;	/* allow events queued */
 	unsigned long long revoked;
 	unsigned long long commits;
@@ -48,6 +51,7 @@ struct daemon {
 	struct config cfg;
 	struct rule_set *rules;
 	unsigned long long *rule_hits;	/* per rule of `rules` */
+	struct correlator *correlator;	/* kept across reloads */
 	struct relay_table *table;
 	struct counters n;
 

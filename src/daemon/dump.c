@@ -35,10 +35,12 @@ write_dump(struct daemon *d, FILE *f)
 	fprintf(f, "received %llu\ntruncated %llu\nmalformed %llu\nrefused %llu\n"
 	    "matched %llu\nbad_address %llu\nnever_relay %llu\nstale %llu\n"
 	    "granted %llu\nrevoked %llu\ncommits %llu\ncommit_errors %llu\n"
-	    "swept %llu\nframing_errors %llu\nstalled %llu\nreopened %llu\n",
+	    "swept %llu\nframing_errors %llu\nstalled %llu\nreopened %llu\n"
+	    "remembered %llu\nunpaired %llu\n",
 	    n->received, n->truncated, n->malformed, n->refused, n->matched,
 	    n->bad_address, n->never_relay, n->stale, n->granted, n->revoked,
-	    n->commits, n->commit_errors, n->swept, n->framing_errors, n->stalled, n->reopened);
+	    n->commits, n->commit_errors, n->swept, n->framing_errors, n->stalled,
+	    n->reopened, n->remembered, n->unpaired);
 	for (size_t i = 0; d->rules && i < rules_count(d->rules); i++) {
 		const struct rule *r = rules_get(d->rules, i);
 		fprintf(f, "rule %s %llu\n", rule_name(r), d->rule_hits[i]);

@@ -74,6 +74,19 @@ ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 		return;
 	d->n.matched++;
 	d->rule_hits[rule_index(match.rule)]++;
+	switch (correlate_apply(d->correlator, &m, event_time(d, &m, now), &match)) {
+	case CORRELATE_REMEMBERED:
+		d->n.remembered++;
+		return;
+	case CORRELATE_UNPAIRED:
+		d->n.unpaired++;
+		log_debug("rule %s: no address line from this process",
+		    rule_name(match.rule));
+		return;
+	case CORRELATE_NONE:
+	case CORRELATE_PAIRED:
+		break;
+	}
 	memset(&ev, 0, sizeof(ev));
 	if (!acceptable_address(d, match.address, ev.addr))
 		return;
@@ -91,7 +104,6 @@ ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 	str_copy(ev.user, match.user, sizeof(ev.user));
 	str_copy(ev.rule, rule_name(match.rule), sizeof(ev.rule));
 	log_debug("rule %s: %s %s user=%s", ev.rule,
-	    ev.action == RULE_REVOKE ? "revoke" :
-	    ev.action == RULE_LOGOUT ? "logout" : "allow", ev.addr, ev.user);
+	    rule_action_name(ev.action), ev.addr, ev.user);
 	commit_queue(d, &ev);
 }

@@ -361,6 +361,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	D.correlator = correlator_new();
 	D.loop = uv_default_loop();
 	if (start(&D, test_only, &err) < 0) {
 		log_err("%s", err.text);
@@ -372,6 +373,7 @@ main(int argc, char **argv)
 	unlink(D.cfg.pidfile);
 	relay_close(D.table);
 	rules_free(D.rules);
+	correlator_free(D.correlator);
 	free(D.rule_hits);
 	free(D.pending);
 	config_free(&D.cfg);

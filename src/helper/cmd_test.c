@@ -7,12 +7,16 @@
  * line number (FILE:N with several -f files):
  *   N: match RULE action=allow user=U address=A ok
  *   N: match RULE action=allow user=U address=A ignored (REASON)
+ *   N: match RULE action=remember address=A remembered
+ *   N: match RULE action=allow user=U address=A correlate=RULE2 ok
  *   N: nomatch
  *   N: malformed (REASON)
  * With -v, indented detail lines follow ("N:   ..."): the parsed fields,
  * and for every rule that did not match, why. Then summary lines that
  * start with "--". User names and captures are printed with bytes that
- * are not visible ASCII (and '%') %-encoded, as the table stores them. */
+ * are not visible ASCII (and '%') %-encoded, as the table stores them.
+ * Lines are correlated (correlate.h) across all input, in order, by the
+ * message's own time. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "correlate.h"
 #include "helper.h"
 #include "rules.h"
 #include "syslog.h"
@@ -30,6 +35,7 @@
 struct test_state {
 	struct helper *h;
 	struct rule_set *rs;
+	struct correlator *corr;
 	unsigned long *hits;
 	const char *program;	/* -p: lines are bare messages of it */
 	int verbose, quiet, multi;
@@ -75,12 +81,6 @@ put_slice(const char *name, const struct slice *s)
 	}
 }
 
-static const char *
-action_name(enum rule_action a)
-{
-	return a == RULE_REVOKE ? "revoke" : a == RULE_LOGOUT ? "logout" : "allow";
-}
-
 /* NULL if the daemon would record `text`, else why not. */
 static const char *
 address_verdict(const struct helper *h, const char *text, char out[ADDR_TEXT_MAX])
@@ -115,6 +115,9 @@ test_line(struct test_state *st, const char *file, unsigned long lineno,
 	struct rule_match match;
 	enum syslog_status status;
 	const struct rule *hit = NULL;
+	enum correlate_result cr = CORRELATE_NONE;
+	const char *why = NULL;
+	char canon[ADDR_TEXT_MAX];
 	size_t nrules = rules_count(st->rs);
 
 	if (len > (size_t)st->h->cfg.max_message)
@@ -154,24 +157,26 @@ test_line(struct test_state *st, const char *file, unsigned long lineno,
 		st->nomatch++;
 	} else {
 		st->matched++;
+		cr = correlate_apply(st->corr, &m, m.time, &match);
+		if (cr == CORRELATE_UNPAIRED)
+			why = correlate_result_str(cr);
+		else if (cr != CORRELATE_REMEMBERED)
+			why = address_verdict(st->h, match.address, canon);
+		if (why != NULL)
+			st->ignored++;
 	}
-	if (st->quiet) {
-		if (hit != NULL) {
-			char canon[ADDR_TEXT_MAX];
-			if (address_verdict(st->h, match.address, canon) != NULL)
-				st->ignored++;
-		}
+	if (st->quiet)
 		return;
-	}
 	prefix(st, file, lineno);
 	if (hit == NULL) {
 		printf(" nomatch\n");
+	} else if (cr == CORRELATE_REMEMBERED) {
+		printf(" match %s action=remember address=", rule_name(hit));
+		put_enc(match.address);
+		printf(" remembered\n");
 	} else {
-		char canon[ADDR_TEXT_MAX];
-		const char *why = address_verdict(st->h, match.address, canon);
-
 		printf(" match %s action=%s user=", rule_name(hit),
-		    action_name(match.action));
+		    rule_action_name(match.action));
 		put_enc(match.user);
 		printf(" address=");
 		if (why == NULL)
@@ -184,12 +189,12 @@ test_line(struct test_state *st, const char *file, unsigned long lineno,
 		}
 		if (match.ttl > 0)
 			printf(" ttl=%ld", match.ttl);
-		if (why == NULL) {
+		if (match.correlate != NULL)
+			printf(" correlate=%s", match.correlate);
+		if (why == NULL)
 			printf(" ok\n");
-		} else {
-			st->ignored++;
+		else
 			printf(" ignored (%s)\n", why);
-		}
 	}
 	if (!st->verbose)
 		return;
@@ -351,6 +356,7 @@ cmd_test(struct helper *h, int argc, char **argv)
 	}
 	nrules = rules_count(st.rs);
 	st.hits = xcalloc(nrules + 1, sizeof(*st.hits));
+	st.corr = correlator_new();
 	st.multi = nlogs > 1;
 	if (nlogs == 0) {
 		if (test_stream(&st, stdin, "-") < 0)
@@ -382,6 +388,7 @@ cmd_test(struct helper *h, int argc, char **argv)
 out:
 	fflush(stdout);
 	rules_free(st.rs);
+	correlator_free(st.corr);
 	free(st.hits);
 	for (size_t i = 0; i < npaths; i++)
 		free(paths[i]);

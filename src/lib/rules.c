@@ -10,8 +10,9 @@
  * - An inline comment is '#' preceded by whitespace, in every key but
  *   `match`: a `match` value is the whole rest of the line, trimmed, so a
  *   pattern may contain " #" (write [ ] for a trailing space).
- * - Keys: program (required), match (required), address (required), user,
- *   session, action, host, ttl, require. Each at most once per stanza.
+ * - Keys: program (required), match (required), address (required unless
+ *   correlate), user, session, action, host, ttl, require, correlate.
+ *   Each at most once per stanza.
  * - program / host: whitespace-separated words; a word with * ? or [ is an
  *   fnmatch(3) glob, without FNM_PATHNAME (a '*' also matches '/', so
  *   cyrus/imap* covers cyrus/imaps). Program words compare case-sensitively
@@ -22,7 +23,11 @@
  * - match: POSIX ERE, tre_regcomp(REG_EXTENDED). Back-references and TRE's
  *   approximate matching are refused (slow, and never needed for a log
  *   line). Run on the MSG part only, with tre_regnexec (not NUL-terminated).
- * - action: allow (default) | logout | revoke.  ttl: parse_duration(), > 0.
+ * - action: allow (default) | logout | revoke | remember.  ttl:
+ *   parse_duration(), > 0.
+ * - correlate = NAME: the rule has no address group; its address comes
+ *   from the last line of rule [NAME], which must exist (in any file of
+ *   the set) and be `action = remember` (see correlate.c).
  * - require: structured data that must be present, as
  *       require = SD-ID:PARAM            e.g. origin:ip, meta@32473:pid
  *       require = SD-ID:PARAM=VALUE      ... and its value must be VALUE
@@ -101,6 +106,8 @@ struct rule {
 	size_t req_value_len;
 	char *prefilter;
 	size_t prefilter_len;
+	char *correlate;	/* NULL: none */
+	int correlate_line;
 };
 
 struct rule_set {
@@ -501,6 +508,7 @@ rule_free(struct rule *r)
 	free(r->req_name);
 	free(r->req_value);
 	free(r->prefilter);
+	free(r->correlate);
 	free(r);
 }
 
@@ -546,6 +554,24 @@ enum rule_action
 rule_action(const struct rule *r)
 {
 	return r->action;
+}
+
+const char *
+rule_action_name(enum rule_action a)
+{
+	switch (a) {
+	case RULE_ALLOW:	return "allow";
+	case RULE_LOGOUT:	return "logout";
+	case RULE_REVOKE:	return "revoke";
+	case RULE_REMEMBER:	return "remember";
+	}
+	return "?";
+}
+
+const char *
+rule_correlate(const struct rule *r)
+{
+	return r->correlate;
 }
 
 const char *
@@ -656,11 +682,15 @@ rule_try(const struct rule *r, const struct syslog_msg *msg,
 	    != REG_OK)
 		return RULE_MISS_REGEX;
 
-	a = &pm[r->addr_group];
-	if (a->rm_so < 0 || a->rm_eo <= a->rm_so ||
-	    (size_t)(a->rm_eo - a->rm_so) > RULE_ADDR_MAX - 1)
-		return RULE_MISS_CAPTURE;
-	copy_group(m->address, sizeof(m->address), text, a);
+	if (r->addr_group > 0) {
+		a = &pm[r->addr_group];
+		if (a->rm_so < 0 || a->rm_eo <= a->rm_so ||
+		    (size_t)(a->rm_eo - a->rm_so) > RULE_ADDR_MAX - 1)
+			return RULE_MISS_CAPTURE;
+		copy_group(m->address, sizeof(m->address), text, a);
+	} else {
+		m->address[0] = '\0';	/* correlate: from another line */
+	}
 	if (r->user_group > 0)
 		copy_group(m->user, sizeof(m->user), text, &pm[r->user_group]);
 	else
@@ -673,6 +703,7 @@ rule_try(const struct rule *r, const struct syslog_msg *msg,
 	m->rule = r;
 	m->action = r->action;
 	m->ttl = r->ttl;
+	m->correlate = r->correlate;
 	return RULE_MISS_NONE;
 }
 
@@ -693,12 +724,12 @@ rules_match(const struct rule_set *rs, const struct syslog_msg *msg,
 
 enum key {
 	K_PROGRAM, K_MATCH, K_ADDRESS, K_USER, K_SESSION, K_ACTION, K_HOST,
-	K_TTL, K_REQUIRE, K_NKEYS
+	K_TTL, K_REQUIRE, K_CORRELATE, K_NKEYS
 };
 
 static const char *const key_names[K_NKEYS] = {
 	"program", "match", "address", "user", "session", "action", "host",
-	"ttl", "require",
+	"ttl", "require", "correlate",
 };
 
 struct loader {
@@ -851,7 +882,7 @@ static int
 finish_rule(struct loader *ld)
 {
 	struct rule *r = ld->cur;
-	static const enum key required[] = { K_PROGRAM, K_MATCH, K_ADDRESS };
+	static const enum key required[] = { K_PROGRAM, K_MATCH };
 	struct { enum key k; int g; } groups[] = {
 		{ K_ADDRESS, r->addr_group },
 		{ K_USER, r->user_group },
@@ -864,6 +895,19 @@ finish_rule(struct loader *ld)
 			    key_names[required[i]],
 			    required[i] == K_PROGRAM ?
 			    " (a rule must name the programs it trusts)" : "");
+	if (r->correlate != NULL && ld->keyline[K_ADDRESS])
+		FAIL(ld, ld->keyline[K_ADDRESS], "rule [%s]: `address` and "
+		    "`correlate` together: a correlate rule takes its address "
+		    "from the line of [%s]", r->name, r->correlate);
+	if (r->correlate == NULL && !ld->keyline[K_ADDRESS])
+		FAIL(ld, r->line, "rule [%s]: missing `address` (or `correlate "
+		    "= RULE` to take it from an earlier line of the same "
+		    "process)", r->name);
+	if (r->action == RULE_REMEMBER && (r->correlate != NULL ||
+	    ld->keyline[K_SESSION]))
+		FAIL(ld, ld->keyline[K_ACTION], "rule [%s]: `action = "
+		    "remember` takes an address and nothing else: no `%s`",
+		    r->name, r->correlate != NULL ? "correlate" : "session");
 	r->max_group = 0;
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		if (groups[i].g > (int)r->nsub)
@@ -939,7 +983,8 @@ set_key(struct loader *ld, char *line)
 			break;
 	if (k == K_NKEYS)
 		FAIL(ld, ld->lineno, "unknown key `%s` (known: program, match, "
-		    "address, user, session, action, host, ttl, require)", key);
+		    "address, user, session, action, host, ttl, require, "
+		    "correlate)", key);
 	if (r == NULL)
 		FAIL(ld, ld->lineno, "`%s` outside a rule: start a stanza "
 		    "with a [rule-name] line first", key);
@@ -979,9 +1024,11 @@ set_key(struct loader *ld, char *line)
 			r->action = RULE_LOGOUT;
 		else if (strcmp(val, "revoke") == 0)
 			r->action = RULE_REVOKE;
+		else if (strcmp(val, "remember") == 0)
+			r->action = RULE_REMEMBER;
 		else
 			FAIL(ld, ld->lineno, "rule [%s]: bad action `%s` (allow, "
-			    "logout or revoke)", r->name, val);
+			    "logout, revoke or remember)", r->name, val);
 		return 0;
 	case K_TTL:
 		if (parse_duration(val, &r->ttl) < 0 || r->ttl <= 0)
@@ -990,6 +1037,10 @@ set_key(struct loader *ld, char *line)
 		return 0;
 	case K_REQUIRE:
 		return set_require(ld, r, val);
+	case K_CORRELATE:
+		r->correlate = xstrdup(val);
+		r->correlate_line = ld->lineno;
+		return 0;
 	case K_NKEYS:
 		break;
 	}
@@ -1075,6 +1126,30 @@ load_file(struct rule_set *rs, const char *path, struct errbuf *err)
 	return rc;
 }
 
+/* Every `correlate = NAME` must name a remember rule of the set; files
+ * may refer to each other, so this waits until all are loaded. */
+static int
+check_correlates(const struct rule_set *rs, struct errbuf *err)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *r = rs->rules[i], *to = NULL;
+
+		if (r->correlate == NULL)
+			continue;
+		for (size_t j = 0; j < rs->n && to == NULL; j++)
+			if (strcmp(rs->rules[j]->name, r->correlate) == 0)
+				to = rs->rules[j];
+		if (to == NULL || to->action != RULE_REMEMBER) {
+			errbuf_set(err, "%s:%d: rule [%s]: `correlate = %s` but "
+			    "%s", r->file, r->correlate_line, r->name,
+			    r->correlate, to == NULL ? "no rule has that name" :
+			    "that rule is not `action = remember`");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 rules_load_files(const char *const *paths, size_t npaths,
     struct rule_set **out, struct errbuf *err)
@@ -1087,6 +1162,10 @@ rules_load_files(const char *const *paths, size_t npaths,
 			rules_free(rs);
 			return -1;
 		}
+	}
+	if (check_correlates(rs, err) < 0) {
+		rules_free(rs);
+		return -1;
 	}
 	*out = rs;
 	return 0;

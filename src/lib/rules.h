@@ -13,7 +13,9 @@
 #define RULE_USER_MAX 256	/* longer user names are truncated */
 #define RULE_ADDR_MAX 64	/* longer address captures never match */
 
-enum rule_action { RULE_ALLOW = 0, RULE_LOGOUT, RULE_REVOKE };
+/* REMEMBER: the line holds an address but no login; it waits for a later
+ * line of the same process from a rule with `correlate` (correlate.h). */
+enum rule_action { RULE_ALLOW = 0, RULE_LOGOUT, RULE_REVOKE, RULE_REMEMBER };
 
 struct rule;			/* opaque */
 struct rule_set;		/* opaque */
@@ -25,6 +27,9 @@ struct rule_match {
 	char user[RULE_USER_MAX];	/* "" when the rule has no user group */
 	char address[RULE_ADDR_MAX];	/* the captured text, not yet validated */
 	char session[RULE_USER_MAX];	/* "" when the rule has no session group */
+	/* `correlate = NAME`: address is "" and must come from NAME's line
+	 * (correlate_apply()); NULL for every other rule. */
+	const char *correlate;
 };
 
 /* Why a message did not match a given rule (for `authsink test`). */
@@ -63,6 +68,8 @@ int rule_line(const struct rule *r);		/* line of its [name] */
 const char *rule_prefilter(const struct rule *r);	/* "" if none */
 const char *rule_pattern(const struct rule *r);	/* the `match` ERE */
 enum rule_action rule_action(const struct rule *r);
+const char *rule_action_name(enum rule_action a);	/* "allow", ... */
+const char *rule_correlate(const struct rule *r);	/* NULL if none */
 
 /* Try one rule; returns RULE_MISS_NONE and fills *m when it matches
  * (*m is left alone on a miss). The checks run in the order of enum

@@ -16,7 +16,10 @@
  *    session=TEXT ("-" for none), userlen=N.
  *    The log line goes through the real parser, syslog_parse(), from a heap
  *    copy of exactly its length (so ASan sees any overread), then through
- *    rules_match(). For the same line every rule's pattern is also run
+ *    rules_match() and correlate_apply() (one correlator per DATAFILE, by
+ *    the line's own time): a remember line expects its own rule and the
+ *    address it holds (user "-"), a correlate line the address of its
+ *    process's remember line, or none when it has none. For the same line every rule's pattern is also run
  *    without the prefilter: when it matches, the prefilter must be in the
  *    message (the extraction is sound).
  *  - --bad DIR: every *.rules file in DIR starts with "# expect: TEXT";
@@ -37,6 +40,7 @@
 #include <time.h>
 #include <tre/tre.h>
 
+#include "correlate.h"
 #include "rules.h"
 #include "syslog.h"
 #include "tap.h"
@@ -199,8 +203,6 @@ check_sound(const struct rule_set *rs, const regex_t *plain,
 	return bad;
 }
 
-static const char *const action_names[] = { "allow", "logout", "revoke" };
-
 /* The " ;; NAME=VALUE ..." part of an expectation; returns 1 if all hold. */
 static int
 check_extra(const char *extra, const struct rule_match *rm)
@@ -220,7 +222,7 @@ check_extra(const char *extra, const struct rule_match *rm)
 		}
 		*v++ = '\0';
 		if (strcmp(tok, "action") == 0)
-			snprintf(got, sizeof(got), "%s", action_names[rm->action]);
+			snprintf(got, sizeof(got), "%s", rule_action_name(rm->action));
 		else if (strcmp(tok, "ttl") == 0)
 			snprintf(got, sizeof(got), "%ld", rm->ttl);
 		else if (strcmp(tok, "session") == 0)
@@ -246,6 +248,7 @@ run_data(const struct rule_set *rs, const regex_t *plain, const char *path)
 	FILE *f = fopen(path, "r");
 	char *line = NULL, *logline = NULL;
 	size_t cap = 0;
+	struct correlator *corr = correlator_new();
 	int lineno = 0, logno = 0, pairs = 0;
 
 	if (f == NULL) {
@@ -313,7 +316,9 @@ run_data(const struct rule_set *rs, const regex_t *plain, const char *path)
 		extra_diag[0] = '\0';
 		if (st == SYSLOG_OK) {
 			memset(&rm, 0x5a, sizeof(rm));
-			matched = rules_match(rs, &m, &rm);
+			matched = rules_match(rs, &m, &rm) &&
+			    correlate_apply(corr, &m, m.time, &rm) !=
+			    CORRELATE_UNPAIRED;
 			unsound = check_sound(rs, plain, &m);
 		}
 		int good;
@@ -374,6 +379,7 @@ run_data(const struct rule_set *rs, const regex_t *plain, const char *path)
 	printf("# %s: %d lines checked\n", path, pairs);
 	free(line);
 	fclose(f);
+	correlator_free(corr);
 }
 
 static void

@@ -1,0 +1,180 @@
+/* correlate.c - join an address line and a login line of one process
+ * (see correlate.h). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "correlate.h"
+#include "util.h"
+
+/* HOSTNAME (255) NUL APP-NAME (48) NUL PROCID (128) of RFC 5424; a longer
+ * RFC 3164 key is not correlated. */
+#define KEY_MAX 448
+#define RULE_NAME_SIZE 64
+#define PROBES 8
+
+struct entry {
+	time_t when;
+	int used;
+	uint64_t hash;
+	size_t keylen;
+	char key[KEY_MAX];
+	char rule[RULE_NAME_SIZE];
+	char address[RULE_ADDR_MAX];
+};
+
+struct correlator {
+	struct entry slot[CORRELATE_SLOTS];
+};
+
+struct correlator *
+correlator_new(void)
+{
+	return xcalloc(1, sizeof(struct correlator));
+}
+
+void
+correlator_free(struct correlator *c)
+{
+	free(c);
+}
+
+const char *
+correlate_result_str(enum correlate_result r)
+{
+	switch (r) {
+	case CORRELATE_NONE:		return "not correlated";
+	case CORRELATE_REMEMBERED:	return "remembered";
+	case CORRELATE_PAIRED:		return "paired";
+	case CORRELATE_UNPAIRED:	return "no address line from this process";
+	}
+	return "?";
+}
+
+static int
+append(char *key, size_t *len, const struct slice *s)
+{
+	if (*len + s->n + 1 > KEY_MAX)
+		return -1;
+	if (s->n > 0)
+		memcpy(key + *len, s->p, s->n);
+	*len += s->n;
+	key[(*len)++] = '\0';
+	return 0;
+}
+
+/* The process a message comes from; -1 when it has no PROCID or the key
+ * is too long. */
+static int
+process_key(const struct syslog_msg *msg, char key[KEY_MAX], size_t *len,
+    uint64_t *hash)
+{
+	*len = 0;
+	if (msg->procid.n == 0 || append(key, len, &msg->hostname) < 0 ||
+	    append(key, len, &msg->app_name) < 0 ||
+	    append(key, len, &msg->procid) < 0)
+		return -1;
+	*hash = 14695981039346656037ULL;
+	for (size_t i = 0; i < *len; i++) {
+		*hash ^= (unsigned char)key[i];
+		*hash *= 1099511628211ULL;
+	}
+	return 0;
+}
+
+static int
+expired(const struct entry *e, time_t when)
+{
+	return !e->used || e->when > when + CORRELATE_WINDOW ||
+	    when > e->when + CORRELATE_WINDOW;
+}
+
+/* The entry of this key, or NULL. */
+static struct entry *
+lookup(struct correlator *c, const char *key, size_t len, uint64_t hash)
+{
+	for (size_t i = 0; i < PROBES; i++) {
+		struct entry *e = &c->slot[(hash + i) % CORRELATE_SLOTS];
+
+		if (e->used && e->hash == hash && e->keylen == len &&
+		    memcmp(e->key, key, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Where a new key goes: a free or expired slot, else the oldest. */
+static struct entry *
+victim(struct correlator *c, uint64_t hash, time_t when)
+{
+	struct entry *oldest = NULL;
+
+	for (size_t i = 0; i < PROBES; i++) {
+		struct entry *e = &c->slot[(hash + i) % CORRELATE_SLOTS];
+
+		if (expired(e, when))
+			return e;
+		if (oldest == NULL || e->when < oldest->when)
+			oldest = e;
+	}
+	return oldest;
+}
+
+static enum correlate_result
+remember(struct correlator *c, const struct syslog_msg *msg, time_t when,
+    const struct rule_match *m)
+{
+	char key[KEY_MAX];
+	size_t len;
+	uint64_t hash;
+	struct entry *e;
+
+	if (process_key(msg, key, &len, &hash) < 0)
+		return CORRELATE_REMEMBERED;	/* nothing to pair it with */
+	e = lookup(c, key, len, hash);
+	if (e == NULL)
+		e = victim(c, hash, when);
+	e->used = 1;
+	e->when = when;
+	e->hash = hash;
+	e->keylen = len;
+	memcpy(e->key, key, len);
+	str_copy(e->rule, rule_name(m->rule), sizeof(e->rule));
+	str_copy(e->address, m->address, sizeof(e->address));
+	return CORRELATE_REMEMBERED;
+}
+
+static enum correlate_result
+pair(struct correlator *c, const struct syslog_msg *msg, time_t when,
+    struct rule_match *m)
+{
+	char key[KEY_MAX];
+	size_t len;
+	uint64_t hash;
+	struct entry *e;
+
+	if (process_key(msg, key, &len, &hash) < 0)
+		return CORRELATE_UNPAIRED;
+	e = lookup(c, key, len, hash);
+	if (e == NULL || strcmp(e->rule, m->correlate) != 0)
+		return CORRELATE_UNPAIRED;
+	if (expired(e, when)) {
+		e->used = 0;
+		return CORRELATE_UNPAIRED;
+	}
+	/* Used once: a later login of a reused pid needs its own line. */
+	str_copy(m->address, e->address, sizeof(m->address));
+	e->used = 0;
+	return CORRELATE_PAIRED;
+}
+
+enum correlate_result
+correlate_apply(struct correlator *c, const struct syslog_msg *msg,
+    time_t when, struct rule_match *m)
+{
+	if (m->action == RULE_REMEMBER)
+		return remember(c, msg, when, m);
+	if (m->correlate != NULL)
+		return pair(c, msg, when, m);
+	return CORRELATE_NONE;
+}
