@@ -12,11 +12,11 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Authsink;
+use AuthsinkExim;
 use AuthsinkProto;
 
 my $exim = need_program('exim4', 'exim4-daemon-heavy');
 my $dir = private_dir();
-my $src = src_dir();
 my $export = "$dir/relay.txt";
 my $sock = "$dir/line.sock";
 my $d = start_daemon(dir => $dir,
@@ -24,44 +24,10 @@ my $d = start_daemon(dir => $dir,
 my @t = ('-t', $d->{table});
 my $serve = start_serve($dir, @t, 'serve', "line:unix:$sock");
 
-sub exim_conf {
-    my ($name, $acl) = @_;
-    mkdir "$dir/$name";
-    return write_file("$dir/$name/exim.conf", <<"EOC");
-AUTHSINK_EXPORT = $export
-AUTHSINK_LINE_SOCKET = $sock
-primary_hostname = mx.example.org
-domainlist local_domains = example.org
-spool_directory = $dir/$name/spool
-log_file_path = $dir/$name/%slog
-acl_smtp_rcpt = acl_check_rcpt
+sub rcpt { my ($conf, $from, $to) = @_; exim_rcpt($exim, $conf, $from, $to // 'someone@foreign.example.net') }
 
-begin acl
-acl_check_rcpt:
-  accept  domains = +local_domains
-.include $src/contrib/exim/authsink-$acl.acl
-  deny    message = relay not permitted
-EOC
-}
-
-sub rcpt {
-    my ($conf, $from, $to) = @_;
-    $to //= 'someone@foreign.example.net';
-    my $in = write_file("$dir/smtp.in", "HELO client.test\r\nMAIL FROM:<u\@client.test>\r\n"
-        . "RCPT TO:<$to>\r\nQUIT\r\n");
-    my $pid = open(my $out, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', $in or POSIX::_exit(126);
-        open STDERR, '>', "$dir/exim.err";
-        exec $exim, '-C', $conf, '-bh', $from or POSIX::_exit(127);
-    }
-    my @final = grep { /^\d{3} / } map { s/\r?\n\z//r } <$out>;
-    close $out;
-    return $final[3] // ('no RCPT reply: ' . join(' | ', @final) . ' '
-        . Authsink::slurp("$dir/exim.err"));
-}
-
-my %conf = map { $_ => exim_conf($_, $_) } qw(export readsocket);
+my %conf = map { $_ => exim_conf($dir, $_, $_, AUTHSINK_EXPORT => $export,
+    AUTHSINK_LINE_SOCKET => $sock) } qw(export readsocket);
 my ($OK, $NO, $DEFER) = (qr/^250 /, qr/^550 relay not permitted/, qr/^451 /);
 
 authsink(@t, 'add', '192.0.2.7');

@@ -12,6 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Authsink;
+use AuthsinkExim;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
@@ -45,46 +46,12 @@ my @t = ('-t', $d->{table});
 sub allowed { relayed($d, $_[0]) }
 
 # exim.conf: test paths as macros, then the shipped snippets verbatim.
-sub exim_conf {
+sub exim_conf_for {
     my ($name, $method, %macro) = @_;
-    my $src = src_dir();
-    my %m = (AUTHSINK_TABLE => $d->{table}, AUTHSINK_DLFUNC => $so,
-        AUTHSINK_HELPER => build_dir() . '/authsink', %macro);
-    mkdir "$dir/$name";
-    return write_file("$dir/$name/exim.conf",
-        join('', map { "$_ = $m{$_}\n" } sort keys %m) . <<"EOC");
-.include $src/contrib/exim/authsink-macros.conf
-primary_hostname = mx.example.org
-domainlist local_domains = example.org
-spool_directory = $dir/$name/spool
-log_file_path = $dir/$name/%slog
-acl_smtp_rcpt = acl_check_rcpt
-
-begin acl
-acl_check_rcpt:
-  accept  domains = +local_domains
-.include $src/contrib/exim/authsink-$method.acl
-  deny    message = relay not permitted
-EOC
+    return exim_conf($dir, $name, $method, AUTHSINK_TABLE => $d->{table},
+        AUTHSINK_DLFUNC => $so, AUTHSINK_HELPER => build_dir() . '/authsink', %macro);
 }
-
-# One SMTP session as if from ADDR; returns the RCPT reply line.
-sub rcpt {
-    my ($conf, $from, $to) = @_;
-    my $in = write_file("$dir/smtp.in", "HELO client.test\r\nMAIL FROM:<u\@client.test>\r\n"
-        . "RCPT TO:<$to>\r\nQUIT\r\n");
-    my $pid = open(my $out, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', $in or POSIX::_exit(126);
-        open STDERR, '>', "$dir/exim.err";
-        exec $exim, '-C', $conf, '-bh', $from or POSIX::_exit(127);
-    }
-    my @final = grep { /^\d{3} / } map { s/\r?\n\z//r } <$out>;
-    close $out;
-    # 220 greeting, 250 HELO, 250 MAIL, RCPT, 221
-    return $final[3] // ('no RCPT reply: ' . join(' | ', @final)
-        . ' ' . Authsink::slurp("$dir/exim.err"));
-}
+sub rcpt { exim_rcpt($exim, @_) }
 sub expand {
     my ($conf, $string) = @_;
     my ($rc, $out, $err) = run_cmd($exim, '-C', $conf, '-be', $string);
@@ -92,7 +59,7 @@ sub expand {
     return $rc == 0 ? $out : "ERROR($rc): $out $err";
 }
 
-my %conf = map { $_ => exim_conf($_, $_) } qw(dlfunc run);
+my %conf = map { $_ => exim_conf_for($_, $_) } qw(dlfunc run);
 my $FOREIGN = 'someone@foreign.example.net';
 
 # --- before any login: nobody relays, local delivery works ---
@@ -145,7 +112,7 @@ cmp_ok($took, '<', $ttl - 1, "the checks above ran within the ttl (${took}s)")
     or diag('machine too slow for this ttl: the results above may be wrong');
 
 # --- fail temporarily, never open ---
-my %missing = map { $_ => exim_conf("missing-$_", $_,
+my %missing = map { $_ => exim_conf_for("missing-$_", $_,
         AUTHSINK_TABLE => "$dir/no-such-table.tdb") } qw(dlfunc run);
 for my $m (qw(dlfunc run)) {
     like(rcpt($missing{$m}, '192.0.2.33', $FOREIGN), qr/^451 /,
@@ -167,20 +134,8 @@ SKIP: {
 # A writer that holds the whole table locked (authsinkd stuck mid-commit):
 # the module waits at most its lock timeout, then defers.
 {
-    my $slow = exim_conf('slow', 'dlfunc', AUTHSINK_LOCK_TIMEOUT => 300);
-    my $ready = "$dir/locked";
-    my $pid = fork // die;
-    if ($pid == 0) {
-        exec '/usr/bin/python3', '-c', <<'EOP', $d->{table}, $ready or POSIX::_exit(127);
-import os, sys, time, tdb
-t = tdb.Tdb(sys.argv[1], 0, tdb.DEFAULT, os.O_RDWR)
-t.lock_all()
-open(sys.argv[2], "w").close()
-time.sleep(4)
-t.unlock_all()
-EOP
-    }
-    ok(wait_until(sub { -e $ready }, 10), 'a writer holds the table locked');
+    my $slow = exim_conf_for('slow', 'dlfunc', AUTHSINK_LOCK_TIMEOUT => 300);
+    my $pid = hold_table($d->{table}, 'lock_all', 4);
     my $t1 = time;
     like(rcpt($slow, '192.0.2.33', $FOREIGN), qr/^451 /, 'dlfunc: lock held: RCPT deferred');
     my $waited = time - $t1;
@@ -195,22 +150,8 @@ EOP
 # once the commit is done, rather than deferring every RCPT that arrives
 # while the daemon is busy.
 {
-    my $patient = exim_conf('patient', 'dlfunc', AUTHSINK_LOCK_TIMEOUT => 5000);
-    my $ready = "$dir/committing";
-    my $pid = fork // die;
-    if ($pid == 0) {
-        exec '/usr/bin/python3', '-c', <<'EOP', $d->{table}, $ready or POSIX::_exit(127);
-import os, sys, time, tdb
-t = tdb.Tdb(sys.argv[1], 0, tdb.DEFAULT, os.O_RDWR)
-t.transaction_start()
-t.store(b"198.51.100.250", b"expires=1 first=1 last=1 count=1 rule=test")
-t.transaction_prepare_commit()
-open(sys.argv[2], "w").close()
-time.sleep(1)
-t.transaction_commit()
-EOP
-    }
-    ok(wait_until(sub { -e $ready }, 10), 'a writer is in the middle of a commit');
+    my $patient = exim_conf_for('patient', 'dlfunc', AUTHSINK_LOCK_TIMEOUT => 5000);
+    my $pid = hold_table($d->{table}, 'commit', 1);
     my $t1 = time;
     like(rcpt($patient, '192.0.2.33', $FOREIGN), qr/^250 Accepted/,
         'dlfunc: commit in progress: the module waits for it, then accepts');

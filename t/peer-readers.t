@@ -199,21 +199,7 @@ SKIP: {
 
 # The same for the helper. A commit held open between prepare and commit
 # makes the failure deterministic: tdb refuses read-only opens meanwhile.
-my $ready = "$d->{dir}/committing";
-my $holder = fork // die;
-if ($holder == 0) {
-    exec '/usr/bin/python3', '-c', <<'EOP', $d->{table}, $ready or POSIX::_exit(127);
-import os, sys, time, tdb
-t = tdb.Tdb(sys.argv[1], 0, tdb.DEFAULT, os.O_RDWR)
-t.transaction_start()
-t.store(b"198.51.100.250", b"expires=1 first=1 last=1 count=1 rule=test")
-t.transaction_prepare_commit()
-open(sys.argv[2], "w").close()
-time.sleep(1)
-t.transaction_commit()
-EOP
-}
-wait_until(sub { -e $ready }, 10) or die 'no commit in progress';
+my $holder = hold_table($d->{table}, 'commit', 1);
 my ($hrc, undef, $herr) = authsink(@t, 'check', '192.0.2.5');
 waitpid $holder, 0;
 

@@ -201,12 +201,39 @@ sub dovecot_login {
 # Every peer is a private instance started here and stopped in END (in
 # the process that started it), also when a test dies.
 
-push @EXPORT, qw(need_peer peer_syslog_ng start_peer stop_peer
+push @EXPORT, qw(need_peer hold_table peer_syslog_ng start_peer stop_peer
     start_rsyslog start_syslog_ng syslog_ng_version contrib_text
     write_file udp_bound tcp_listening private_dir);
 
 my @peers;
 my $peers_owner = $$;
+
+# hold_table(TABLE, HOW, SECONDS): a python3-tdb writer that, for SECONDS,
+# holds TABLE locked (HOW 'lock_all': authsinkd stuck inside a commit) or
+# stays between prepare and commit of a transaction (HOW 'commit': tdb
+# refuses read-only opens meanwhile). Returns once it holds it, with its
+# pid; waitpid on it.
+sub hold_table {
+    my ($table, $how, $seconds) = @_;
+    my %py = (
+        lock_all => "t.lock_all()\nready()\ntime.sleep(S)\nt.unlock_all()\n",
+        commit => "t.transaction_start()\n"
+            . "t.store(b'198.51.100.250', b'expires=1 first=1 last=1 count=1 rule=test')\n"
+            . "t.transaction_prepare_commit()\nready()\ntime.sleep(S)\n"
+            . "t.transaction_commit()\n");
+    my $code = "import os, sys, time, tdb\n"
+        . "t = tdb.Tdb(sys.argv[1], 0, tdb.DEFAULT, os.O_RDWR)\n"
+        . "def ready(): open(sys.argv[2], 'w').close()\n"
+        . ($py{$how} // die "hold_table: $how") =~ s/\bS\b/$seconds/r;
+    my $ready = temp_dir() . '/holding';
+    my $pid = fork // die;
+    if ($pid == 0) {
+        exec '/usr/bin/python3', '-c', $code, $table, $ready or POSIX::_exit(127);
+    }
+    wait_until(sub { -e $ready || waitpid($pid, WNOHANG) == $pid }, 10) && -e $ready
+        or die "hold_table: the python3-tdb writer did not get the table";
+    return $pid;
+}
 
 # need_peer(COND, WHAT): skip (or in CI bail out) unless COND holds.
 sub need_peer {
