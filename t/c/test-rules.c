@@ -4,8 +4,9 @@
  *                   RULESDIR DATAFILE...
  *
  * RULESDIR is loaded with rules_load_dir(). Then:
- *  - every rule must have a literal prefilter of at least 4 bytes, and the
- *    files must have been loaded in strcmp order of their names;
+ *  - every rule must be anchored (^...$) and have a literal prefilter of
+ *    at least 4 bytes, and the files must have been loaded in strcmp order
+ *    of their names;
  *  - every rule must be the expected match of at least one DATAFILE line;
  *  - DATAFILE (t/rules/<server>.txt): '#' lines are comments, blank lines
  *    are ignored; every other line is a log line exactly as a syslog file
@@ -156,6 +157,11 @@ check_shipped(const struct rule_set *rs)
 		ok(strlen(pf) >= MIN_PREFILTER, "rule [%s] (%s:%d) has a "
 		    "prefilter of >= %d bytes: \"%s\"", rule_name(r),
 		    rule_file(r), rule_line(r), MIN_PREFILTER, pf);
+		const char *pat = rule_pattern(r);
+		size_t plen = strlen(pat);
+		ok(plen >= 2 && pat[0] == '^' && pat[plen - 1] == '$' &&
+		    pat[plen - 2] != '\\', "rule [%s] is anchored at both ends",
+		    rule_name(r));
 	}
 	int ordered = 1;
 	for (size_t i = 1; i < n; i++)
