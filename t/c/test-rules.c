@@ -4,8 +4,10 @@
  *                   RULESDIR DATAFILE...
  *
  * RULESDIR is loaded with rules_load_dir(). Then:
- *  - every rule must have a literal prefilter of at least 4 bytes, and the
- *    files must have been loaded in strcmp order of their names;
+ *  - every rule must be anchored (^...$) and have a literal prefilter of
+ *    at least 4 bytes, and the files must have been loaded in strcmp order
+ *    of their names;
+ *  - every rule must be the expected match of at least one DATAFILE line;
  *  - DATAFILE (t/rules/<server>.txt): '#' lines are comments, blank lines
  *    are ignored; every other line is a log line exactly as a syslog file
  *    holds it, followed by its expectation:
@@ -48,6 +50,10 @@
 #define MIN_PREFILTER 4
 
 static time_t now_fixed;
+
+/* Per rule of the shipped set: expected matches seen in the data files. */
+static size_t *shipped_hits;
+static const struct rule_set *shipped_set;
 
 static double
 ms_since(const struct timespec *t0)
@@ -155,6 +161,11 @@ check_shipped(const struct rule_set *rs)
 		ok(strlen(pf) >= MIN_PREFILTER, "rule [%s] (%s:%d) has a "
 		    "prefilter of >= %d bytes: \"%s\"", rule_name(r),
 		    rule_file(r), rule_line(r), MIN_PREFILTER, pf);
+		const char *pat = rule_pattern(r);
+		size_t plen = strlen(pat);
+		ok(plen >= 2 && pat[0] == '^' && pat[plen - 1] == '$' &&
+		    pat[plen - 2] != '\\', "rule [%s] is anchored at both ends",
+		    rule_name(r));
 	}
 	int ordered = 1;
 	for (size_t i = 1; i < n; i++)
@@ -362,6 +373,8 @@ run_data(const struct rule_set *rs, const regex_t *plain, const char *path)
 				printf("#   want: %s %s %s\n", want_rule,
 				    want_user[0] ? want_user : "-", want_addr);
 		}
+		if (matched && !want_none && good && rs == shipped_set)
+			shipped_hits[rule_index(rm.rule)]++;
 		if (matched && !want_none && good)
 			ok(rm.rule == rules_get(rs, rule_index(rm.rule)) &&
 			    rm.action == rule_action(rm.rule) &&
@@ -581,9 +594,17 @@ main(int argc, char **argv)
 
 	check_shipped(rs);
 	plain = compile_plain(rs);
+	shipped_set = rs;
+	shipped_hits = calloc(rules_count(rs) + 1, sizeof(*shipped_hits));
+	int ndata = argc - i - 1;
 	for (i++; i < argc; i++)
 		run_data(rs, plain, argv[i]);
 	free_plain(rs, plain);
+	/* every shipped rule is proven by at least one expected match */
+	for (size_t k = 0; ndata > 0 && k < rules_count(rs); k++)
+		ok(shipped_hits[k] > 0, "rule [%s] matches %zu data line(s)",
+		    rule_name(rules_get(rs, k)), shipped_hits[k]);
+	free(shipped_hits);
 
 	for (size_t k = 0; k < nsets; k++)
 		run_set(sets[k]);
