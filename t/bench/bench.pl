@@ -19,6 +19,9 @@
 #   readers  `authsink check` per process, in-process relay_lookup_live()
 #            per second, idle and while the daemon takes 10k logins/s
 #   scale    1 M live entries: table size, sweep time, daemon RSS
+#   changes  each performance change of the product against the tree
+#            without it, built here from git (UDP receive buffer, mktime
+#            cache)
 # Results: a table on stdout, DIR/bench/results.json, and, with gnuplot,
 # DIR/bench/results.png. Nothing is installed: what is missing is named
 # with the package to install, and its part is skipped.
@@ -195,20 +198,21 @@ sub settle {
 
 sub authsinkd_receiver {
     my (%o) = @_;
-    my $dir = "$T/authsinkd";
+    my $name = $o{name} // 'authsinkd';
+    my $dir = "$T/$name";
     mkdir $dir;
     my ($udp, $tcp) = (free_port(), free_port());
     my $conf = "listen = udp:127.0.0.1:$udp\nlisten = tcp:127.0.0.1:$tcp\n"
         . "table = $dir/relay.tdb\nrules-dir = $src/rules.d\n"
         . "pidfile = $dir/authsinkd.pid\ndumpfile = $dir/authsinkd.dump\n";
     spew("$dir/authsink.conf", $conf);
-    my $pid = start_proc('authsinkd', [ "$build/authsinkd", '-f', '-c', "$dir/authsink.conf" ]);
+    my $pid = start_proc($name, [ $o{bin} // "$build/authsinkd", '-f', '-c', "$dir/authsink.conf" ]);
     wait_for(sub { -s "$dir/authsinkd.pid" }, 10)
-        or die "authsinkd did not start: " . slurp("$T/authsinkd.err");
+        or die "$name did not start: " . slurp("$T/$name.err");
     my $d = { name => 'authsinkd', pid => $pid, dir => $dir, table => "$dir/relay.tdb",
         port => { udp => $udp, tcp => $tcp } };
     $d->{dump} = sub { dump_counters($d) };
-    $d->{log} = "$T/authsinkd.err";
+    $d->{log} = "$T/$name.err";
     $d->{counters} = sub { log_counters($d) };
     $d->{count} = sub { settle(sub { $d->{counters}->()->{received} }) };
     return $d;
@@ -481,11 +485,12 @@ EOF
         "exec tail -n0 -F '$dir/mail.log' 2>/dev/null | exec $^X '$src/t/bench/tailer.pl' '$dir/tailer'" ]);
     push @tailers, "tailer=$dir/tailer.db";
     my $pbs_ok = $pbs && -r $pbs;
-    for my $m (qw(DB_File Net::Netmask Date::Parse)) {
+    for my $m (qw(DB_File Net::Netmask Date::Parse File::Tail)) {
         next if have_perl_mod($m);
+        next if !$pbs && $m ne 'DB_File';
         need("pop-before-smtp baseline: Perl module $m",
-            'apt-get install ' . { DB_File => 'libperl5*', 'Net::Netmask' => 'libnet-netmask-perl',
-                'Date::Parse' => 'libtimedate-perl' }->{$m});
+            'apt-get install ' . { DB_File => 'libperl5.36', 'Net::Netmask' => 'libnet-netmask-perl',
+                'Date::Parse' => 'libtimedate-perl', 'File::Tail' => 'libfile-tail-perl' }->{$m});
         $pbs_ok = 0;
     }
     if (!$pbs) {
@@ -628,6 +633,11 @@ sub scale {
         '-e', $expired) =~ /(\w+) ([\d.]+)/g;
     $res{fill_s} = $f{seconds} + 0;
     $res{file_bytes} = -s "$dir/relay.tdb";
+    # authsinkd's commit path on this table: logins of known addresses in
+    # batches of 500 (they stay live).
+    my %w = run_out("$bin/probe", 'writes', '-t', "$dir/relay.tdb", '-n', $quick ? 5000 : 20000,
+        '-b', 500, '-m', $live) =~ /(\w+) ([\d.]+)/g;
+    $res{commit_us_per_login} = $w{us_per_login} + 0;
     my $port = free_port();
     spew("$dir/authsink.conf", "listen = udp:127.0.0.1:$port\ntable = $dir/relay.tdb\n"
         . "rules-dir = $src/rules.d\npidfile = $dir/authsinkd.pid\n"
@@ -666,6 +676,8 @@ sub scale {
     stop_proc($pid);
     printf "  %d live + %d expired entries written in %.1f s; table %.1f MiB\n",
         $live, $expired, $res{fill_s}, $res{file_bytes} / 1048576;
+    printf "  commit path in this table (probe writes, batches of 500): %.1f us per login\n",
+        $res{commit_us_per_login};
     printf "  authsinkd start %.2f s, RSS %.1f MiB (anon %.1f, file %.1f)\n",
         $res{start_s}, $res{rss_start_kib}{VmRSS} / 1024, $res{rss_start_kib}{RssAnon} / 1024,
         $res{rss_start_kib}{RssFile} / 1024;
@@ -676,6 +688,149 @@ sub scale {
     printf "  relay_lookup_live %.0f/s, authsink check %.0f/s; table after the sweep %.1f MiB\n",
         $res{lookups_per_s}, $res{check_per_s}, $res{file_bytes_after_sweep} / 1048576;
     return \%res;
+}
+
+# ---------------------------------------------------------------------
+# Changes: each performance change of the product against the same tree
+# without it (HEAD with that one commit's change to its file reverted,
+# built here), side by side, alternating. Needs a git checkout; the
+# commits are found by what they added (git log -S).
+
+my @CHANGES = (
+    { id => 'rcvbuf', what => 'UDP receive buffer 4 MiB (listen.c)',
+      file => 'src/daemon/listen.c', find => 'UDP_RCVBUF', targets => ['authsinkd'] },
+    { id => 'mktime', what => 'mktime() once per quarter hour (syslog.c)',
+      file => 'src/lib/syslog.c', find => 'struct hour_start', targets => ['bench/replay', 'authsinkd'] },
+);
+
+sub median { my @v = sort { $a <=> $b } @_; return @v ? $v[$#v / 2] : 0 }
+
+sub build_without {
+    my ($c) = @_;
+    have_prog('git') && have_prog('patch') or return 'git and patch are needed';
+    my $log = `git -C '$src' log --reverse --format=%H -S'$c->{find}' -- '$c->{file}' 2>/dev/null`;
+    my ($commit) = $log =~ /^([0-9a-f]{40})$/m
+        or return 'not a git checkout, or the change is not in its history';
+    my $dir = "$T/without-$c->{id}";
+    mkdir $dir;
+    my $targets = join ' ', map { "build/$_" } @{ $c->{targets} };
+    # The working tree's bench programs on both sides.
+    my $sh = "git -C '$src' archive HEAD | tar -x -C '$dir'"
+        . " && cp '$src'/t/bench/*.c '$src'/t/bench/*.h '$dir/t/bench/'"
+        . " && git -C '$src' show --format= $commit -- '$c->{file}' | patch -s -R -p1 -d '$dir'"
+        . " && make -s -C '$dir' -j2 $targets";
+    system("($sh) >'$T/build-$c->{id}.log' 2>&1") == 0
+        or return "building without $commit failed (see $T/build-$c->{id}.log)";
+    return { commit => substr($commit, 0, 10), build => "$dir/build" };
+}
+
+# Fresh daemons, before and after, one after the other at the same load.
+sub ab_daemon {
+    my ($c, $before_bin, $rate, $secs, $rounds) = @_;
+    my %side;
+    for my $round (1 .. $rounds) {
+        for my $k ($round % 2 ? qw(before after) : qw(after before)) {
+            my $d = authsinkd_receiver(bin => $k eq 'before' ? $before_bin : "$build/authsinkd",
+                name => "ab-$c->{id}-$k-$rate-$round");
+            sleep 0.2;
+            my $p = ingest_point('udp', $d, $rate, $secs);
+            $p->{commits} = $d->{counters}->()->{commits} + 0;
+            stop_proc($d->{pid});
+            push @{ $side{$k} }, $p;
+        }
+    }
+    my %r;
+    for my $k (qw(before after)) {
+        my @p = @{ $side{$k} };
+        $r{$k} = { rate => median(map { $_->{rate} } @p), loss_pct => median(map { $_->{loss_pct} } @p),
+            cpu_us_per_msg => median(map { $_->{cpu_us_per_msg} } @p),
+            commits_per_s => median(map { $_->{commits} / ($_->{seconds} || 1) } @p) };
+    }
+    return \%r;
+}
+
+sub changes {
+    my %res;
+    my $rounds = $quick ? 1 : 2;
+    for my $c (@CHANGES) {
+        my $b = build_without($c);
+        if (!ref $b) {
+            need("before/after of $c->{what}", $b);
+            next;
+        }
+        my $r = $res{$c->{id}} = { what => $c->{what}, commit => $b->{commit} };
+        if ($c->{id} eq 'rcvbuf') {
+            for my $rate (100000, 200000) {
+                $r->{"udp_$rate"} = ab_daemon($c, "$b->{build}/authsinkd", $rate, $quick ? 1 : 2, $rounds);
+                my ($x, $y) = @{ $r->{"udp_$rate"} }{qw(before after)};
+                printf "  %-44s UDP %3dk/s: loss %5.2f %% -> %5.2f %%\n", $c->{what},
+                    $rate / 1000, $x->{loss_pct}, $y->{loss_pct};
+            }
+        } elsif ($c->{id} eq 'mktime') {
+            my %v;
+            for my $round (1 .. $rounds + 1) {
+                for my $k ($round % 2 ? qw(before after) : qw(after before)) {
+                    my %h = run_out($k eq 'before' ? "$b->{build}/bench/replay" : "$bin/replay",
+                        '-n', 200000, '-s', 1, "$src/rules.d") =~ /(\w+) ([\d.]+)/g;
+                    push @{ $v{$k} }, $h{lines_per_cpu_s};
+                }
+            }
+            ($r->{before}, $r->{after}) = (median(@{ $v{before} }), median(@{ $v{after} }));
+            $r->{ratio} = $r->{after} / ($r->{before} || 1);
+            printf "  %-44s replay: %.0f -> %.0f lines/s per core (%.2fx)\n", $c->{what},
+                $r->{before}, $r->{after}, $r->{ratio};
+            my $ab = $r->{udp_100000} = ab_daemon($c, "$b->{build}/authsinkd", 100000, $quick ? 1 : 2, $rounds);
+            $r->{daemon_ratio} = $ab->{before}{cpu_us_per_msg} / ($ab->{after}{cpu_us_per_msg} || 1);
+            printf "  %-44s authsinkd, UDP 100k/s: %.2f -> %.2f us CPU per message (%.2fx)\n", $c->{what},
+                $ab->{before}{cpu_us_per_msg}, $ab->{after}{cpu_us_per_msg}, $r->{daemon_ratio};
+        }
+    }
+    return \%res;
+}
+
+# ---------------------------------------------------------------------
+# The goals of issue 7, from the figures above.
+
+sub goals {
+    my @g;
+    my $add = sub {
+        my ($what, $value, $target, $met) = @_;
+        push @g, { goal => $what, value => $value, target => $target, met => $met ? JSON::PP::true : JSON::PP::false };
+    };
+    for my $proto (qw(udp tcp)) {
+        my $pts = $R{$proto} or next;
+        my %at;
+        $at{$_->{offered}}{$_->{receiver}} = $_ for @$pts;
+        for my $off (sort { ($a eq 'max') <=> ($b eq 'max') || $a <=> $b } keys %at) {
+            my ($s, $r, $a) = @{ $at{$off} }{qw(sink rsyslog authsinkd)};
+            next unless $s && $a;
+            my $ratio = $a->{rate} / ($s->{rate} || 1);
+            $add->(uc($proto) . " $off/s: authsinkd vs ceiling, loss",
+                sprintf('%.2f, %.2f %%', $ratio, $a->{loss_pct}), '>= 0.90, 0 %',
+                $ratio >= 0.9 && $a->{loss_pct} == 0);
+            if ($r) {
+                my $vs = $a->{rate} / ($r->{rate} || 1);
+                # at a rate both take in full the two are equal, up to noise
+                $add->(uc($proto) . " $off/s: authsinkd vs rsyslog",
+                    sprintf('%.2f (loss %.2f %% vs %.2f %%)', $vs, $a->{loss_pct}, $r->{loss_pct}),
+                    '>= 1.00', $vs >= 0.995 && $a->{loss_pct} <= $r->{loss_pct});
+            }
+        }
+    }
+    if (my $r = $R{replay}) {
+        $add->('replay: lines/s per core', sprintf('%.2f M', $r->{lines_per_cpu_s} / 1e6), '>= 2 M',
+            $r->{lines_per_cpu_s} >= 2e6);
+    }
+    if (my $l = $R{latency}) {
+        for my $k (qw(authsinkd_direct_idle authsinkd_direct_load50k authsinkd_via_rsyslog_idle authsinkd_via_rsyslog_load50k)) {
+            my $v = $l->{$k} or next;
+            (my $what = $k) =~ s/authsinkd_//;
+            $what =~ tr/_/ /;
+            $add->("latency p99, $what", sprintf('%.1f ms', $v->{p99}), '<= 50 ms',
+                $v->{p99} <= 50 && !$v->{missing});
+        }
+    }
+    return \@g;
 }
 
 # ---------------------------------------------------------------------
@@ -770,10 +925,18 @@ if ($R{_authsinkd}) {
     stop_proc($R{_authsinkd}{pid});
 }
 if (want('scale')) { print "\nScale\n"; $R{scale} = scale() }
+if (want('changes')) { print "\nProduct changes, before -> after (built without each)\n"; $R{changes} = changes() }
 
 delete @R{qw(_rsyslog _authsinkd)};
 table('UDP ingest', $R{udp});
 table('TCP ingest', $R{tcp});
+$R{goals} = goals();
+if (@{ $R{goals} }) {
+    print "\nGoals\n";
+    printf "  %-44s %-28s %-14s %s\n", 'goal', 'measured', 'target', '';
+    printf "  %-44s %-28s %-14s %s\n", $_->{goal}, $_->{value}, $_->{target}, $_->{met} ? 'met' : 'NOT MET'
+        for @{ $R{goals} };
+}
 $R{seconds} = time - $t_begin;
 $R{missing} = \@missing;
 spew("$out/results.json", JSON::PP->new->pretty->canonical->encode(\%R));
