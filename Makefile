@@ -104,3 +104,12 @@ install: $(B)/authsinkd $(B)/authsink
 clean:
 	rm -rf build build-asan
 
+# ---- make bench: t/bench/, results in $(B)/bench, figures in README ----
+BENCH_BIN := $(addprefix $(B)/bench/,loadgen sink replay probe)
+
+$(B)/bench/%: t/bench/%.c t/bench/mix.h $(B)/libauthsink.a
+	@mkdir -p $(@D)
+	$(CC) $(AS_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libauthsink.a $(LDLIBS)
+
+bench: $(B)/authsinkd $(B)/authsink $(BENCH_BIN)
+	perl t/bench/bench.pl --build $(B) $(BENCH_ARGS)

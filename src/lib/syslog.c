@@ -310,22 +310,47 @@ days_from_civil(long long y, int mon, int mday)
 }
 
 /* Local time of st in `year`; 0 when that date does not exist (Feb 29 of
- * a common year, which mktime would silently turn into Mar 1). */
+ * a common year, which mktime would silently turn into Mar 1).
+ *
+ * mktime() is slow: glibc's tzset() inside it stat()s /etc/localtime on
+ * every call when TZ is unset, which made it most of the cost of a
+ * message. A stream of messages stays in the same quarter of an hour, so
+ * its start is computed once and the minutes and seconds past it are added
+ * (zones change offset on a quarter hour at most: Lord Howe at 02:00 by
+ * 30 minutes, Chatham at 02:45; a new quarter asks mktime again, so a
+ * changed /etc/localtime is still seen). */
 static int
 local_time(const struct stamp *st, int year, time_t *out)
 {
+	/* One entry per year modulo 4: infer_year() tries three years. */
+	static _Thread_local struct hour_start {
+		int year, mon, mday, hour, quarter;
+		int valid;	/* the date exists */
+		time_t start;	/* of the quarter hour */
+	} cache[4] = { { .year = -1 }, { .year = -1 }, { .year = -1 }, { .year = -1 } };
+	struct hour_start *c = &cache[(unsigned)year % 4];
+	int quarter = st->min / 15;
 	struct tm tm;
 
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = year - 1900;
-	tm.tm_mon = st->mon - 1;
-	tm.tm_mday = st->mday;
-	tm.tm_hour = st->hour;
-	tm.tm_min = st->min;
-	tm.tm_sec = st->sec;
-	tm.tm_isdst = -1;
-	*out = mktime(&tm);
-	return tm.tm_mon == st->mon - 1 && tm.tm_mday == st->mday;
+	if (c->year != year || c->mon != st->mon ||
+	    c->mday != st->mday || c->hour != st->hour || c->quarter != quarter) {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = year - 1900;
+		tm.tm_mon = st->mon - 1;
+		tm.tm_mday = st->mday;
+		tm.tm_hour = st->hour;
+		tm.tm_min = quarter * 15;
+		tm.tm_isdst = -1;
+		c->start = mktime(&tm);
+		c->valid = tm.tm_mon == st->mon - 1 && tm.tm_mday == st->mday;
+		c->year = year;
+		c->mon = st->mon;
+		c->mday = st->mday;
+		c->hour = st->hour;
+		c->quarter = quarter;
+	}
+	*out = c->start + (st->min - quarter * 15) * 60 + st->sec;
+	return c->valid;
 }
 
 /* RFC 3164 has no year: take the latest of next, this and last year (in
@@ -335,12 +360,19 @@ local_time(const struct stamp *st, int year, time_t *out)
 static int
 infer_year(const struct stamp *st, time_t now, time_t *out)
 {
+	/* The local year of `now`, recomputed when `now` changes. */
+	static _Thread_local time_t year_of = (time_t)-1;
+	static _Thread_local int this_year;
 	struct tm lt;
 	int y;
 
-	if (localtime_r(&now, &lt) == NULL)
-		return 0;
-	for (y = lt.tm_year + 1900 + 1; y >= lt.tm_year + 1900 - 1; y--)
+	if (now != year_of) {
+		if (localtime_r(&now, &lt) == NULL)
+			return 0;
+		this_year = lt.tm_year + 1900;
+		year_of = now;
+	}
+	for (y = this_year + 1; y >= this_year - 1; y--)
 		if (local_time(st, y, out) && *out <= now + DAY)
 			return 1;
 	return 0;
