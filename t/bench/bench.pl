@@ -12,6 +12,8 @@
 #   tcp      the same over TCP, RFC 6587 octet counting (rsyslog imtcp)
 #   replay   the rules path alone: lines/s per CPU second (t/bench/replay.c
 #            and `authsink test -q`)
+#   rules    loading the shipped rule files: microseconds per rule
+#            (t/bench/rules-load.pl)
 #   latency  login sent -> address visible in the table, p50/p99/max, idle
 #            and under 50k msg/s; beside it, through rsyslog writing a log
 #            file, pop-before-smtp 1.42 (if given) and a tail -F | perl
@@ -412,6 +414,28 @@ sub replay {
         $lines, $res->{authsink_test}{lines_per_cpu_s};
     unlink $log;
     return $res;
+}
+
+# Rule loading: t/bench/rules-load.pl, the fastest of N in-process loads.
+sub rules_load {
+    local $ENV{AUTHSINK_BUILD} = $build;
+    my $s = run_out($^X, "$src/t/bench/rules-load.pl", "$src/rules.d", $quick ? 5 : 20);
+    my %res = (files => {});
+    for (split /\n/, $s) {
+        if (/^(\S+\.rules)\s+(\d+)\s+(\d+)\s+(\d+)/) {
+            $res{files}{$1} = { rules => $2 + 0, us => $3 + 0, us_per_rule => $4 + 0 };
+        } elsif (/^total\s+(\d+)\s+(\d+)\s+(\d+)/) {
+            @res{qw(rules us us_per_rule)} = ($1 + 0, $2 + 0, $3 + 0);
+        }
+    }
+    my ($worst) = sort { $res{files}{$b}{us_per_rule} <=> $res{files}{$a}{us_per_rule} }
+        keys %{ $res{files} };
+    $res{worst} = $worst;
+    $res{worst_us_per_rule} = $worst ? $res{files}{$worst}{us_per_rule} : 0;
+    printf "  %d rules in %d files: %d us per rule on average, slowest %s at %d us per rule\n",
+        $res{rules} // 0, scalar(keys %{ $res{files} }), $res{us_per_rule} // 0,
+        $worst // '-', $res{worst_us_per_rule};
+    return \%res;
 }
 
 # ---------------------------------------------------------------------
@@ -821,6 +845,11 @@ sub goals {
         $add->('replay: lines/s per core', sprintf('%.2f M', $r->{lines_per_cpu_s} / 1e6), '>= 2 M',
             $r->{lines_per_cpu_s} >= 2e6);
     }
+    if (my $r = $R{rules}) {
+        $add->('rule files: load time per rule, slowest file',
+            sprintf('%d us (%s)', $r->{worst_us_per_rule}, $r->{worst} // '-'), '< 1000 us',
+            $r->{worst_us_per_rule} < 1000);
+    }
     if (my $l = $R{latency}) {
         for my $k (qw(authsinkd_direct_idle authsinkd_direct_load50k authsinkd_via_rsyslog_idle authsinkd_via_rsyslog_load50k)) {
             my $v = $l->{$k} or next;
@@ -917,6 +946,7 @@ if (want('udp')) { print "\nUDP ingest\n"; $R{udp} = ingest('udp') }
 if (want('tcp')) { print "\nTCP ingest (octet-counted)\n"; $R{tcp} = ingest('tcp') }
 if ($R{_rsyslog}) { stop_proc($R{_rsyslog}{pid}) }
 if (want('replay')) { print "\nReplay\n"; $R{replay} = replay() }
+if (want('rules')) { print "\nRule loading\n"; $R{rules} = rules_load() }
 if (want('latency')) { print "\nLatency, login sent -> visible in the table\n"; $R{latency} = latency() }
 if (want('readers')) { print "\nReaders\n"; $R{readers} = readers() }
 if ($R{_authsinkd}) {
