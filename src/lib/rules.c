@@ -62,6 +62,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,20 @@ struct word {
 	char *s;
 	size_t n;
 	int glob;
+	/* A glob's longest run of plain characters, which every name it
+	 * matches contains (without FNM_CASEFOLD): a memmem() before the
+	 * fnmatch(). */
+	const char *lit;
+	size_t litn;
+};
+
+/* Rules by exact program word, so a message is tried only against the
+ * rules that name its program, and those with a glob. */
+struct program_slot {
+	const char *name;	/* NULL: empty slot */
+	size_t n;
+	size_t *rules;		/* ascending */
+	size_t nrules;
 };
 
 struct rule {
@@ -115,6 +130,10 @@ struct rule_set {
 	size_t n, cap;
 	char **files;
 	size_t nfiles, capfiles;
+	struct program_slot *slots;	/* nslots: a power of two */
+	size_t nslots;
+	size_t *glob_rules;	/* rules with a glob program word, ascending */
+	size_t nglob;
 };
 
 /* ------------------------------------------------------------------ */
@@ -523,6 +542,10 @@ rules_free(struct rule_set *rs)
 	for (size_t i = 0; i < rs->nfiles; i++)
 		free(rs->files[i]);
 	free(rs->files);
+	for (size_t i = 0; i < rs->nslots; i++)
+		free(rs->slots[i].rules);
+	free(rs->slots);
+	free(rs->glob_rules);
 	free(rs);
 }
 
@@ -609,6 +632,9 @@ word_match(const struct word *w, size_t nw, const struct slice *s, int fold)
 				return 1;
 			continue;
 		}
+		if (!fold && w[i].litn > 0 &&
+		    memmem(s->p, s->n, w[i].lit, w[i].litn) == NULL)
+			continue;
 		if (!have_buf) {
 			/* fnmatch wants a C string; a field with a NUL
 			 * or too long for the buffer matches no glob */
@@ -707,16 +733,97 @@ rule_try(const struct rule *r, const struct syslog_msg *msg,
 	return RULE_MISS_NONE;
 }
 
+static uint64_t
+name_hash(const char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The slot of program `p`, or the empty slot where it would go. */
+static struct program_slot *
+program_slot(const struct rule_set *rs, const char *p, size_t n)
+{
+	size_t i = (size_t)name_hash(p, n) & (rs->nslots - 1);
+
+	while (rs->slots[i].name != NULL &&
+	    (rs->slots[i].n != n || memcmp(rs->slots[i].name, p, n) != 0))
+		i = (i + 1) & (rs->nslots - 1);
+	return &rs->slots[i];
+}
+
+/* Rules in load order, as if each were tried in turn: those naming the
+ * program merged with those that have a glob. */
 int
 rules_match(const struct rule_set *rs, const struct syslog_msg *msg,
     struct rule_match *m)
 {
-	if (rs == NULL)
+	static const struct program_slot none;
+	const struct program_slot *ps = &none;
+	size_t i = 0, j = 0;
+
+	if (rs == NULL || msg->app_name.n == 0)
 		return 0;
-	for (size_t i = 0; i < rs->n; i++)
-		if (rule_try(rs->rules[i], msg, m) == RULE_MISS_NONE)
+	if (rs->nslots > 0)
+		ps = program_slot(rs, msg->app_name.p, msg->app_name.n);
+	while (i < ps->nrules || j < rs->nglob) {
+		size_t next;
+
+		if (j == rs->nglob || (i < ps->nrules &&
+		    ps->rules[i] <= rs->glob_rules[j])) {
+			next = ps->rules[i++];
+			if (j < rs->nglob && rs->glob_rules[j] == next)
+				j++;
+		} else {
+			next = rs->glob_rules[j++];
+		}
+		if (rule_try(rs->rules[next], msg, m) == RULE_MISS_NONE)
 			return 1;
+	}
 	return 0;
+}
+
+static void
+index_add(size_t **v, size_t *n, size_t rule)
+{
+	if (*n > 0 && (*v)[*n - 1] == rule)
+		return;		/* a word repeated in one rule */
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = rule;
+}
+
+static void
+build_program_index(struct rule_set *rs)
+{
+	size_t words = 0;
+
+	for (size_t i = 0; i < rs->n; i++)
+		words += rs->rules[i]->nprograms;
+	for (rs->nslots = 16; rs->nslots < 2 * words; rs->nslots *= 2)
+		;
+	rs->slots = xcalloc(rs->nslots, sizeof(*rs->slots));
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *r = rs->rules[i];
+
+		for (size_t k = 0; k < r->nprograms; k++) {
+			const struct word *w = &r->programs[k];
+			struct program_slot *ps;
+
+			if (w->glob) {
+				index_add(&rs->glob_rules, &rs->nglob, i);
+				continue;
+			}
+			ps = program_slot(rs, w->s, w->n);
+			ps->name = w->s;
+			ps->n = w->n;
+			index_add(&ps->rules, &ps->nrules, i);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -775,6 +882,21 @@ split_words(const char *v, struct word **out, size_t *nout)
 		w[n].s = xstrndup(s, (size_t)(v - s));
 		w[n].n = (size_t)(v - s);
 		w[n].glob = strpbrk(w[n].s, "*?[") != NULL;
+		w[n].lit = NULL;
+		w[n].litn = 0;
+		for (const char *q = w[n].s; w[n].glob && *q; ) {
+			size_t run = strcspn(q, "*?[\\");
+
+			if (run > w[n].litn) {
+				w[n].lit = q;
+				w[n].litn = run;
+			}
+			q += run;
+			if (*q == '[')	/* a bracket expression: skip it */
+				q += strcspn(q, "]");
+			if (*q)
+				q++;
+		}
 		n++;
 	}
 	*out = w;
@@ -1167,6 +1289,7 @@ rules_load_files(const char *const *paths, size_t npaths,
 		rules_free(rs);
 		return -1;
 	}
+	build_program_index(rs);
 	*out = rs;
 	return 0;
 }
