@@ -22,18 +22,6 @@ static struct {
 	int failing;
 } last;
 
-static uint64_t
-fnv1a(const char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static int
 unchanged(const char *path, int format, uint64_t hash, size_t len)
 {

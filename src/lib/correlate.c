@@ -74,11 +74,7 @@ process_key(const struct syslog_msg *msg, char key[KEY_MAX], size_t *len,
 	    append(key, len, &msg->app_name) < 0 ||
 	    append(key, len, &msg->procid) < 0)
 		return -1;
-	*hash = 14695981039346656037ULL;
-	for (size_t i = 0; i < *len; i++) {
-		*hash ^= (unsigned char)key[i];
-		*hash *= 1099511628211ULL;
-	}
+	*hash = fnv1a(key, *len);
 	return 0;
 }
 

@@ -733,23 +733,11 @@ rule_try(const struct rule *r, const struct syslog_msg *msg,
 	return RULE_MISS_NONE;
 }
 
-static uint64_t
-name_hash(const char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* The slot of program `p`, or the empty slot where it would go. */
 static struct program_slot *
 program_slot(const struct rule_set *rs, const char *p, size_t n)
 {
-	size_t i = (size_t)name_hash(p, n) & (rs->nslots - 1);
+	size_t i = (size_t)fnv1a(p, n) & (rs->nslots - 1);
 
 	while (rs->slots[i].name != NULL &&
 	    (rs->slots[i].n != n || memcmp(rs->slots[i].name, p, n) != 0))

@@ -139,6 +139,19 @@ str_trim(char *s)
 	return s;
 }
 
+uint64_t
+fnv1a(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 /* Shared by both duration parsers: number, then a unit scaled to ms. */
 static int
 parse_duration_any(const char *s, long *millis, int allow_ms)

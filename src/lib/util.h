@@ -3,6 +3,7 @@
 #define AUTHSINK_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdarg.h>
 
 #define AUTHSINK_VERSION "0.1.0"
@@ -42,5 +43,8 @@ int parse_duration_ms(const char *s, long *millis);
 
 /* Trim ASCII whitespace in place; returns the start. */
 char *str_trim(char *s);
+
+/* FNV-1a of p[0..n): for hash tables and change detection, not security. */
+uint64_t fnv1a(const void *p, size_t n);
 
 #endif
