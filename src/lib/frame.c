@@ -67,8 +67,12 @@ feed_line(struct framer *f, const char *data, size_t n)
 	const char *lf = memchr(data, '\n', n);
 	size_t upto = lf ? (size_t)(lf - data) : n;
 
-	if (f->state == FRAME_LINE && append(f, data, upto) < upto)
+	/* Truncated only when a byte beyond max_message arrives: a line of
+	 * exactly max_message bytes is whole, however the stream is cut. */
+	if (f->state == FRAME_LINE && append(f, data, upto) < upto) {
 		f->truncated = 1;
+		f->state = FRAME_SKIP_LINE;
+	}
 	if (lf == NULL)
 		return n;
 	deliver(f);	/* also after skipping: the truncated head goes out */
@@ -118,15 +122,13 @@ framer_feed(struct framer *f, const char *data, size_t n)
 			i += feed_line(f, data + i, n - i);
 			break;
 		}
-		/* Full buffer: the rest of this frame is dropped. */
+		/* Full buffer: the rest of this frame is dropped. (A full LF
+		 * frame is handled in feed_line: the LF may be next.) */
 		if (f->len == f->cap && f->state == FRAME_COUNTED) {
 			f->truncated = 1;
 			f->state = FRAME_SKIP_COUNTED;
 			if (f->want == 0)
 				deliver(f);
-		} else if (f->len == f->cap && f->state == FRAME_LINE) {
-			f->truncated = 1;
-			f->state = FRAME_SKIP_LINE;
 		}
 	}
 	return 0;

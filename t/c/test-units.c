@@ -143,6 +143,30 @@ test_framing(void)
 	is_str(frames[3], "ok", "  following line");
 	framer_free(&f);
 
+	/* A line of exactly max bytes is whole, however the stream is cut
+	 * (found by fuzz-frame: a cut right after its last byte flagged it
+	 * truncated); one byte more is cut. */
+	for (int cut = 0; cut <= 10; cut++) {
+		static const char s[] = "<1>45678\n<2>defghi\nok\n";
+
+		nframes = ntrunc = 0;
+		framer_init(&f, 8, collect, NULL);
+		ok(framer_feed(&f, s, (size_t)cut) == 0 &&
+		    framer_feed(&f, s + cut, sizeof(s) - 1 - (size_t)cut) == 0,
+		    "max-size line, stream cut at %d", cut);
+		ok(nframes == 3 && ntrunc == 1, "  three lines, one truncated "
+		    "(got %d, %d)", nframes, ntrunc);
+		is_str(frames[0], "<1>45678", "  the max-size line is whole");
+		is_str(frames[1], "<2>defgh", "  the longer one is cut to max");
+		is_str(frames[2], "ok", "  the next line intact");
+		framer_free(&f);
+	}
+	nframes = ntrunc = 0;
+	framer_init(&f, 8, collect, NULL);
+	ok(feed_bytewise(&f, "<1>45678") == 0 && framer_finish(&f) == 0 &&
+	    nframes == 1 && ntrunc == 0, "max-size line at EOF, byte by byte: whole");
+	framer_free(&f);
+
 	nframes = 0;
 	framer_init(&f, 8, collect, NULL);
 	ok(framer_feed(&f, "9999999999 x", 12) < 0, "absurd octet count is a framing error");
