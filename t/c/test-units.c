@@ -1,4 +1,5 @@
-/* test-units.c - addresses, CIDRs, framing, table values, config errors. */
+/* test-units.c - addresses, CIDRs, framing, table values, config errors,
+ * rule matching edge cases. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,6 +8,8 @@
 #include "config.h"
 #include "frame.h"
 #include "relay.h"
+#include "rules.h"
+#include "syslog.h"
 #include "util.h"
 #include "tap.h"
 
@@ -269,6 +272,65 @@ test_config(void)
 	    parse_duration("", &s) < 0, "duration: junk rejected");
 }
 
+/* Does the rule set in `text` match the RFC 5424 message `msg` (len
+ * bytes, may hold NUL)? 1 yes, 0 no, -1 the set did not load. */
+static int
+rules_text_match(const char *text, const char *msg, size_t len, char *err_out)
+{
+	char path[] = "/tmp/authsink-rules-XXXXXX";
+	int fd = mkstemp(path);
+	const char *paths[] = { path };
+	struct rule_set *rs = NULL;
+	struct errbuf err;
+	struct syslog_msg m;
+	struct rule_match rm;
+	char *copy = malloc(len);
+	int rc = -1;
+
+	close(fd);
+	write_file(path, text);
+	err.text[0] = '\0';
+	if (rules_load_files(paths, 1, &rs, &err) == 0) {
+		memcpy(copy, msg, len);
+		rc = syslog_parse(copy, len, 0, &m) == SYSLOG_OK &&
+		    rules_match(rs, &m, &rm);
+		rules_free(rs);
+	} else if (err_out) {
+		snprintf(err_out, 512, "%s", err.text);
+	}
+	free(copy);
+	unlink(path);
+	return rc;
+}
+
+static void
+test_rules(void)
+{
+	static const char set[] = "[r]\nprogram = x\n"
+	    "match = ^(?#TRE comment: ends here)(?i)login\\x{20}from ([0-9.]+)$\n"
+	    "address = 1\n";
+	static const char line[] = "<13>1 - h x - - - LOGIN from 192.0.2.1";
+	char nul[sizeof(line) + 8], err[512] = "";
+
+	ok(rules_text_match(set, line, sizeof(line) - 1, err) == 1,
+	    "TRE extensions (?#...), (?i), \\x{20} are accepted and work%s%s",
+	    *err ? ": " : "", err);
+	/* TRE's `$` holds before a NUL: "...192.0.2.1\0..." would match */
+	memcpy(nul, line, sizeof(line) - 1);
+	memcpy(nul + sizeof(line) - 1, "\0.5 x", 6);
+	ok(rules_text_match(set, nul, sizeof(line) - 1 + 6, NULL) == 0,
+	    "a message with a NUL byte never matches");
+	ok(rules_text_match("[r]\nprogram = x\nmatch = ^a\\\\)b ([0-9.]+)$\n"
+	    "address = 1\n", line, sizeof(line) - 1, err) == -1 &&
+	    strstr(err, "unmatched ')' at offset 4") != NULL,
+	    "\"\\\\)\" (TRE would loop) is refused: %s", err);
+	err[0] = '\0';
+	ok(rules_text_match("[r]\nprogram = x\nmatch = ^\\x{fffffffb} ([0-9.]+)$\n"
+	    "address = 1\n", line, sizeof(line) - 1, err) == -1 &&
+	    strstr(err, "above ff") != NULL,
+	    "\"\\x{fffffffb}\" (TRE would crash) is refused: %s", err);
+}
+
 int
 main(void)
 {
@@ -277,5 +339,6 @@ main(void)
 	test_framing();
 	test_relay_values();
 	test_config();
+	test_rules();
 	return done_testing();
 }
