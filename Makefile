@@ -113,3 +113,39 @@ $(B)/bench/%: t/bench/%.c t/bench/mix.h $(B)/libauthsink.a
 
 bench: $(B)/authsinkd $(B)/authsink $(BENCH_BIN)
 	perl t/bench/bench.pl --build $(B) $(BENCH_ARGS)
+
+# ---------------------------------------------------------------------
+# Fuzzing (libFuzzer; clang with its sanitizer runtime: .ci/deps asan).
+#   make fuzz       builds every t/fuzz/fuzz-*.c into build-fuzz/ (ASan+UBSan)
+#   make fuzz-run   runs each for FUZZ_SECONDS (default 60), FUZZ_JOBS at a
+#                   time, and prints executions and crashes per target;
+#                   fails on any crash (inputs kept in build-fuzz/crashes/)
+FUZZ_B       := build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_LIB_OBJ := $(LIB_SRC:src/lib/%.c=$(FUZZ_B)/lib/%.o)
+FUZZ_BIN     := $(patsubst t/fuzz/%.c,$(FUZZ_B)/%,$(wildcard t/fuzz/fuzz-*.c))
+
+.PHONY: fuzz fuzz-run fuzz-clean
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_B)/lib/%.o: src/lib/%.c $(wildcard src/lib/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(AS_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_B)/libauthsink.a: $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_B)/fuzz-%: t/fuzz/fuzz-%.c $(FUZZ_B)/libauthsink.a
+	$(FUZZ_CC) $(AS_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	  -DRULES_DIR='"$(abspath rules.d)"' -o $@ $^ $(LDLIBS)
+
+fuzz-run: fuzz
+	perl t/fuzz/run.pl --build $(FUZZ_B) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
+
+fuzz-clean:
+	rm -rf $(FUZZ_B)
+clean: fuzz-clean

@@ -9,6 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Authsink;
+use POSIX ();
 
 my $dir = temp_dir();
 mkdir "$dir/rules";
@@ -43,7 +44,9 @@ ok(!relayed($d, '192.0.2.20'), 'the other process\'s address is not relayed');
 # A login from a process without an address line: nothing, counted.
 send_udp($d->{udp}, "<22>1 - mail twolined 9999 - - user mallory logged in");
 ok(wait_until(sub { counter($d, 'unpaired') == 1 }, 10), 'an unpaired login is counted');
-send_udp($d->{udp}, "<22>Nov 25 10:00:00 mail twolined[4712]: user bob logged in");
+# (stamped now: the two lines' times must be within 10 minutes)
+my $now3164 = POSIX::strftime('%b %e %H:%M:%S', localtime);
+send_udp($d->{udp}, "<22>$now3164 mail twolined[4712]: user bob logged in");
 ok(wait_until(sub { relayed($d, '192.0.2.20') }, 10),
     'RFC 3164 tag[pid] pairs with the RFC 5424 PROCID of the same process');
 

@@ -22,7 +22,9 @@
  *   and at most the number of groups in the pattern (re_nsub).
  * - match: POSIX ERE, tre_regcomp(REG_EXTENDED). Back-references and TRE's
  *   approximate matching are refused (slow, and never needed for a log
- *   line). Run on the MSG part only, with tre_regnexec (not NUL-terminated).
+ *   line), and so is, before TRE sees it, what TRE would crash, loop or
+ *   exhaust memory on (pattern_problem()). Run on the MSG part only, with
+ *   tre_regnexec (not NUL-terminated).
  * - action: allow (default) | logout | revoke | remember.  ttl:
  *   parse_duration(), > 0.
  * - correlate = NAME: the rule has no address group; its address comes
@@ -52,7 +54,7 @@
  * understand ends a literal run or gives up (empty prefilter).
  *
  * Matching allocates nothing (TRE's parallel matcher works in alloca()
- * space) and the set is never modified after loading, so one set can be
+ * space, kept small by pattern_problem()'s limits) and the set is never modified after loading, so one set can be
  * shared, and swapped on SIGHUP. A glob compares a field of at most
  * FIELD_MAX-1 bytes; a longer APP-NAME or HOSTNAME matches no glob. Cost
  * is linear in the message, about a microsecond for a login line; a
@@ -330,11 +332,13 @@ parse_bracket(struct lex *lx, struct litinfo *out)
 		    (lx->p[1] == ':' || lx->p[1] == '.' || lx->p[1] == '=')) {
 			char close = lx->p[1];
 
+			/* TRE ends the name at the first ':' and skips the
+			 * byte after it, ']' or not: only "[:name:]" reads
+			 * the same both ways. */
 			lx->p += 2;
-			while (lx->p + 1 < lx->end &&
-			    !(lx->p[0] == close && lx->p[1] == ']'))
+			while (lx->p < lx->end && *lx->p != close)
 				lx->p++;
-			if (lx->p + 1 >= lx->end) {
+			if (lx->p + 1 >= lx->end || lx->p[1] != ']') {
 				lx->abort = 1;
 				return;
 			}
@@ -401,6 +405,22 @@ parse_piece(struct lex *lx, struct litinfo *out)
 			return;
 		}
 		lx->p += 2;
+		/* \xHH and \x{H...}: TRE reads up to two hex digits, or up
+		 * to the '}', as one byte (found by fuzz-prefilter: "\xA"
+		 * gave the prefilter "A") */
+		if (c == 'x' && lx->p < lx->end && *lx->p == '{') {
+			while (lx->p < lx->end && *lx->p != '}')
+				lx->p++;
+			if (lx->p >= lx->end) {
+				lx->abort = 1;
+				return;
+			}
+			lx->p++;
+		} else if (c == 'x') {
+			for (int i = 0; i < 2 && lx->p < lx->end &&
+			    isxdigit((unsigned char)*lx->p); i++)
+				lx->p++;
+		}
 		/* Letters and digits are classes, assertions, hex escapes or
 		 * back-references; \< \> \` \' are assertions elsewhere. Any
 		 * other escaped byte is itself. */
@@ -704,6 +724,12 @@ rule_try(const struct rule *r, const struct syslog_msg *msg,
 	if (r->prefilter_len > 0 &&
 	    memmem(text, len, r->prefilter, r->prefilter_len) == NULL)
 		return RULE_MISS_PREFILTER;
+	/* TRE's `$` holds before a NUL byte (it reads NUL as the end of the
+	 * string), so "...rip=6.6.6.6\0, lip=..." would end an anchored
+	 * pattern early and let text before the NUL pass as the whole line.
+	 * No server logs a NUL inside a login line: never a match. */
+	if (memchr(text, '\0', len) != NULL)
+		return RULE_MISS_REGEX;
 	if (tre_regnexec(&r->re, text, len, (size_t)r->max_group + 1, pm, 0)
 	    != REG_OK)
 		return RULE_MISS_REGEX;
@@ -961,12 +987,224 @@ bad:
 	    key, v, RULE_GROUP_MAX);
 }
 
+/* Checks made before TRE sees a pattern, for what TRE 0.8 (Debian's
+ * libtre5) mishandles. Each was found by t/fuzz or read in tre-parse.c:
+ *  - a ')' that closes no '(' (POSIX leaves it undefined; TRE takes a
+ *    lone one as a literal, but after an escaped backslash, "\\)", its
+ *    parser loops allocating until malloc fails);
+ *  - a bracket expression that is not closed ("[[:alpha:" makes
+ *    tre_regcomp read past the end of the pattern);
+ *  - braces that are not a repetition count {n}, {n,}, {,m} or {n,m}:
+ *    TRE's approximate matching ("x{~1}{2}", "x{3+}{2}") crashes
+ *    tre_regcomp, which would take authsinkd down on SIGHUP;
+ *  - "\x{...}" with more than 8 hex digits (overflows a 32-byte buffer),
+ *    or above ff: TRE stores the value as an int, and the negative ones
+ *    are its internal codes ("\x{fffffffb}" crashes tre_regcomp); and
+ *    authsinkd matches bytes, so nothing above ff could match anyway;
+ *  - a pattern that repetition counts expand to more than
+ *    RULE_POSITIONS_MAX positions: TRE copies the repeated piece that
+ *    often and links the copies pairwise, so "((x{100}){100}){100}"
+ *    takes half a gigabyte and "((a*b*){99}){10}" three seconds;
+ *  - more than RULE_OPS_MAX groups, alternatives and repetition
+ *    operators: each may add a tag, and TRE's matcher takes
+ *    8 * positions * tags bytes of stack (alloca) on every match, so
+ *    "((a|b)(a|b)...){99}" compiles but crashes the first match.
+ * Returns NULL, or what is wrong with *at set to its offset. NULL also
+ * when TRE itself refuses the pattern cleanly at the place the walk stops.
+ *
+ * The walk reads the pattern as TRE's parser does (tre_parse(),
+ * tre_parse_bracket_items(), tre_parse_bound()): "\Q" makes the rest
+ * literal up to the first "\E"; "(?#" starts a comment that ends at the
+ * first ')'; "(?flags)" opens no group; in a bracket expression a range
+ * "a-z" is read before a class, "[:name:" ends at the first ':' and TRE
+ * skips the byte after it unread. */
+#define RULE_POSITIONS_MAX 1000
+#define RULE_OPS_MAX 200
+#define RULE_DEPTH_MAX 64
+
+static const char *
+pattern_problem(const char *v, long *at)
+{
+	/* positions so far in each open group, the outermost at [0] */
+	long long size[RULE_DEPTH_MAX + 1];
+	long long last = 0;	/* positions of the piece just read */
+	long long total;
+	int depth = 0, ops = 0;
+
+	size[0] = 0;
+	for (const char *p = v; *p; p++) {
+		*at = (long)(p - v);
+		if (*p == '\\' && p[1] == 'Q') {
+			const char *e = strstr(p + 2, "\\E");
+
+			/* literal bytes; a quantifier after \E has no atom */
+			size[depth] += (e ? e : p + strlen(p)) - (p + 2);
+			last = 0;
+			if (e == NULL)
+				break;
+			p = e + 1;
+		} else if (*p == '\\' && p[1] == 'x' && p[2] == '{') {
+			const char *q = p + 3;
+			unsigned long val = 0;
+
+			for (; isxdigit((unsigned char)*q); q++)
+				if ((val = val * 16 + (unsigned long)(isdigit(
+				    (unsigned char)*q) ? *q - '0' :
+				    (tolower((unsigned char)*q) - 'a' + 10))) > 0xff)
+					val = 0x100;
+			/* TRE copies every hex digit before it looks for
+			 * the '}': count them first */
+			if (q - (p + 3) > 8)
+				return "\\x{...} with more than 8 hex digits";
+			if (*q != '}')
+				return NULL;	/* TRE: REG_EBRACE */
+			if (val > 0xff)
+				return "\\x{...} above ff (patterns match bytes)";
+			p = q;
+			last = 1;
+			size[depth]++;
+		} else if (*p == '\\') {
+			if (p[1] == '\0')
+				return NULL;	/* TRE: REG_EESCAPE */
+			p++;
+			last = 1;	/* \x41: the digits count as atoms */
+			size[depth]++;
+		} else if (*p == '[') {
+			const char *open = p++, *first;
+
+			if (*p == '^')
+				p++;
+			first = p;
+			for (;;) {
+				if (*p == '\0') {
+					*at = (long)(open - v);
+					return "Missing ']' for the '['";
+				}
+				if (*p == ']' && p > first)
+					break;
+				if (p[1] == '-' && p[2] != '\0' && p[2] != ']') {
+					p += 3;		/* a range */
+				} else if (*p == '[' &&
+				    (p[1] == '.' || p[1] == '=')) {
+					return NULL;	/* TRE: REG_ECOLLATE */
+				} else if (*p == '[' && p[1] == ':') {
+					const char *c = strchr(p + 2, ':');
+
+					if (c == NULL)
+						return NULL;	/* REG_ECTYPE */
+					if (c[1] == '\0') {
+						*at = (long)(open - v);
+						return "Missing ']' for the '['";
+					}
+					p = c + 2;
+				} else {
+					p++;
+				}
+			}
+			last = 1;
+			size[depth]++;
+		} else if (*p == '(' && p[1] == '?') {
+			const char *q = p + 2;
+
+			while (*q != '\0' && strchr("inrU-", *q) != NULL)
+				q++;
+			if (*q == '#') {	/* a comment */
+				if ((q = strchr(q, ')')) == NULL)
+					return NULL;	/* TRE: REG_BADPAT */
+				p = q;
+				last = 0;
+				continue;
+			}
+			if (*q == ')') {	/* flags for the rest */
+				p = q;
+				last = 0;
+				continue;
+			}
+			if (*q != ':')
+				return NULL;		/* TRE: REG_BADPAT */
+			if (depth == RULE_DEPTH_MAX)
+				return "groups nested too deep";
+			p = q;
+			size[++depth] = 0;
+			last = 0;
+			ops++;
+		} else if (*p == '(') {
+			if (depth == RULE_DEPTH_MAX)
+				return "groups nested too deep";
+			size[++depth] = 0;
+			last = 0;
+			ops++;
+		} else if (*p == ')') {
+			if (depth == 0)
+				return "unmatched ')'";
+			last = size[depth--];
+			size[depth] += last;
+		} else if (*p == '{') {
+			long long n = 0, m = 0, copies;
+			int n_digits = 0, m_digits = 0, comma = 0;
+
+			for (p++; *p >= '0' && *p <= '9'; p++, n_digits++)
+				if ((n = n * 10 + (*p - '0')) > RULE_POSITIONS_MAX)
+					n = RULE_POSITIONS_MAX + 1;
+			if (*p == ',') {
+				comma = 1;
+				for (p++; *p >= '0' && *p <= '9'; p++, m_digits++)
+					if ((m = m * 10 + (*p - '0')) >
+					    RULE_POSITIONS_MAX)
+						m = RULE_POSITIONS_MAX + 1;
+			}
+			if (*p != '}')
+				return "approximate matching or a `{` that is not "
+				    "a repetition count {n}, {n,} or {n,m}";
+			/* The copies tre_expand_ast() makes: n for {n}, n and
+			 * a starred one for {n,}, m for {n,m}; TRE 0.8 reads
+			 * {,m} as {-1,m}: m + 1 to be safe. */
+			copies = !comma ? n : !m_digits ? n + 1 :
+			    !n_digits ? m + 1 : m > n ? m : n;
+			/* The piece is counted once already. An empty one
+			 * counts as one: TRE copies its nodes all the same. */
+			if (last == 0) {
+				last = 1;
+				size[depth]++;
+			}
+			size[depth] += last * (copies - 1);
+			last *= copies;
+			ops++;
+		} else if (*p == '|') {
+			last = 0;
+			ops++;
+		} else if (*p == '*' || *p == '+' || *p == '?') {
+			ops++;
+		} else {
+			last = 1;
+			size[depth]++;
+		}
+		total = 0;
+		for (int i = 0; i <= depth; i++)
+			total += size[i];
+		if (total > RULE_POSITIONS_MAX)
+			return "pattern too big: more than 1000 positions with "
+			    "repetition counts expanded";
+		if (ops > RULE_OPS_MAX)
+			return "more than 200 groups, alternatives and "
+			    "repetition operators";
+	}
+	return NULL;
+}
+
 static int
 set_match(struct loader *ld, struct rule *r, const char *v)
 {
 	char lit[RULE_LINE_MAX + 1];
-	int rc = tre_regcomp(&r->re, v, REG_EXTENDED);
+	long at = 0;
+	const char *why = pattern_problem(v, &at);
+	int rc;
 
+	if (why != NULL)
+		FAIL(ld, ld->lineno, "bad `match` pattern: %s at offset %ld%s",
+		    why, at, why[0] == 'u' ?
+		    " (write \\) for a literal parenthesis)" : "");
+	rc = tre_regcomp(&r->re, v, REG_EXTENDED);
 	if (rc != REG_OK) {
 		char why[256];
 

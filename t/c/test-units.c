@@ -1,4 +1,5 @@
-/* test-units.c - addresses, CIDRs, framing, table values, config errors. */
+/* test-units.c - addresses, CIDRs, framing, table values, config errors,
+ * rule matching edge cases. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,6 +8,8 @@
 #include "config.h"
 #include "frame.h"
 #include "relay.h"
+#include "rules.h"
+#include "syslog.h"
 #include "util.h"
 #include "tap.h"
 
@@ -143,6 +146,30 @@ test_framing(void)
 	is_str(frames[3], "ok", "  following line");
 	framer_free(&f);
 
+	/* A line of exactly max bytes is whole, however the stream is cut
+	 * (found by fuzz-frame: a cut right after its last byte flagged it
+	 * truncated); one byte more is cut. */
+	for (int cut = 0; cut <= 10; cut++) {
+		static const char s[] = "<1>45678\n<2>defghi\nok\n";
+
+		nframes = ntrunc = 0;
+		framer_init(&f, 8, collect, NULL);
+		ok(framer_feed(&f, s, (size_t)cut) == 0 &&
+		    framer_feed(&f, s + cut, sizeof(s) - 1 - (size_t)cut) == 0,
+		    "max-size line, stream cut at %d", cut);
+		ok(nframes == 3 && ntrunc == 1, "  three lines, one truncated "
+		    "(got %d, %d)", nframes, ntrunc);
+		is_str(frames[0], "<1>45678", "  the max-size line is whole");
+		is_str(frames[1], "<2>defgh", "  the longer one is cut to max");
+		is_str(frames[2], "ok", "  the next line intact");
+		framer_free(&f);
+	}
+	nframes = ntrunc = 0;
+	framer_init(&f, 8, collect, NULL);
+	ok(feed_bytewise(&f, "<1>45678") == 0 && framer_finish(&f) == 0 &&
+	    nframes == 1 && ntrunc == 0, "max-size line at EOF, byte by byte: whole");
+	framer_free(&f);
+
 	nframes = 0;
 	framer_init(&f, 8, collect, NULL);
 	ok(framer_feed(&f, "9999999999 x", 12) < 0, "absurd octet count is a framing error");
@@ -245,6 +272,65 @@ test_config(void)
 	    parse_duration("", &s) < 0, "duration: junk rejected");
 }
 
+/* Does the rule set in `text` match the RFC 5424 message `msg` (len
+ * bytes, may hold NUL)? 1 yes, 0 no, -1 the set did not load. */
+static int
+rules_text_match(const char *text, const char *msg, size_t len, char *err_out)
+{
+	char path[] = "/tmp/authsink-rules-XXXXXX";
+	int fd = mkstemp(path);
+	const char *paths[] = { path };
+	struct rule_set *rs = NULL;
+	struct errbuf err;
+	struct syslog_msg m;
+	struct rule_match rm;
+	char *copy = malloc(len);
+	int rc = -1;
+
+	close(fd);
+	write_file(path, text);
+	err.text[0] = '\0';
+	if (rules_load_files(paths, 1, &rs, &err) == 0) {
+		memcpy(copy, msg, len);
+		rc = syslog_parse(copy, len, 0, &m) == SYSLOG_OK &&
+		    rules_match(rs, &m, &rm);
+		rules_free(rs);
+	} else if (err_out) {
+		snprintf(err_out, 512, "%s", err.text);
+	}
+	free(copy);
+	unlink(path);
+	return rc;
+}
+
+static void
+test_rules(void)
+{
+	static const char set[] = "[r]\nprogram = x\n"
+	    "match = ^(?#TRE comment: ends here)(?i)login\\x{20}from ([0-9.]+)$\n"
+	    "address = 1\n";
+	static const char line[] = "<13>1 - h x - - - LOGIN from 192.0.2.1";
+	char nul[sizeof(line) + 8], err[512] = "";
+
+	ok(rules_text_match(set, line, sizeof(line) - 1, err) == 1,
+	    "TRE extensions (?#...), (?i), \\x{20} are accepted and work%s%s",
+	    *err ? ": " : "", err);
+	/* TRE's `$` holds before a NUL: "...192.0.2.1\0..." would match */
+	memcpy(nul, line, sizeof(line) - 1);
+	memcpy(nul + sizeof(line) - 1, "\0.5 x", 6);
+	ok(rules_text_match(set, nul, sizeof(line) - 1 + 6, NULL) == 0,
+	    "a message with a NUL byte never matches");
+	ok(rules_text_match("[r]\nprogram = x\nmatch = ^a\\\\)b ([0-9.]+)$\n"
+	    "address = 1\n", line, sizeof(line) - 1, err) == -1 &&
+	    strstr(err, "unmatched ')' at offset 4") != NULL,
+	    "\"\\\\)\" (TRE would loop) is refused: %s", err);
+	err[0] = '\0';
+	ok(rules_text_match("[r]\nprogram = x\nmatch = ^\\x{fffffffb} ([0-9.]+)$\n"
+	    "address = 1\n", line, sizeof(line) - 1, err) == -1 &&
+	    strstr(err, "above ff") != NULL,
+	    "\"\\x{fffffffb}\" (TRE would crash) is refused: %s", err);
+}
+
 int
 main(void)
 {
@@ -253,5 +339,6 @@ main(void)
 	test_framing();
 	test_relay_values();
 	test_config();
+	test_rules();
 	return done_testing();
 }

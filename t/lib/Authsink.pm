@@ -16,7 +16,7 @@ use FindBin;
 
 our @EXPORT = qw(build_dir src_dir temp_dir free_port start_daemon authsink
     wait_until send_udp send_tcp send_unix_dgram run_cmd need_program
-    in_ci dovecot_login stop_all relayed table_entry counter);
+    in_ci dovecot_login dovecot_line unix_stream stop_all relayed table_entry counter);
 
 my @daemons;	# everything we started, stopped in END
 
@@ -84,7 +84,8 @@ sub run_cmd {
 
 sub authsink { run_cmd(build_dir() . '/authsink', @_) }
 
-# start_daemon(listen => [...], extra => "key = value\n", rules => DIR)
+# start_daemon(listen => [...], extra => "key = value\n", rules => DIR,
+#     wrap => [COMMAND...], start_timeout => SECONDS, no_start => 1)
 # Returns a hash: dir conf table pidfile sock udp tcp log pid.
 sub start_daemon {
     my %o = @_;
@@ -103,6 +104,7 @@ sub start_daemon {
         "dumpfile = $dir/authsinkd.dump\n", $o{extra} // '';
     close $c;
     $d->{wrap} = $o{wrap} if $o{wrap};
+    $d->{start_timeout} = $o{start_timeout} if $o{start_timeout};
     restart_daemon($d) unless $o{no_start};
     push @daemons, $d;
     return $d;
@@ -121,7 +123,8 @@ sub restart_daemon {
             or POSIX::_exit(127);
     }
     $d->{pid} = $pid;
-    wait_until(sub { -s $d->{pidfile} || waitpid($pid, WNOHANG) == $pid }, 20)
+    wait_until(sub { -s $d->{pidfile} || waitpid($pid, WNOHANG) == $pid },
+        $d->{start_timeout} // 20)
         or die "authsinkd did not start: " . slurp($d->{log});
     die "authsinkd exited: " . slurp($d->{log}) unless -s $d->{pidfile};
     return $d;
@@ -153,11 +156,11 @@ sub table_entry {
 
 # counter($d, NAME): one counter from a fresh SIGUSR1 dump (-1 if none).
 sub counter {
-    my ($d, $name) = @_;
+    my ($d, $name, $timeout) = @_;
     my $dump = "$d->{dir}/authsinkd.dump";
     unlink $dump;
     kill 'USR1', $d->{pid};
-    wait_until(sub { -s $dump }, 5);
+    wait_until(sub { -s $dump }, $timeout // 5);
     return (slurp($dump) =~ /^$name (\d+)$/m)[0] // -1;
 }
 
@@ -194,6 +197,16 @@ sub dovecot_login {
     $service //= 'imap';
     return "$service-login: Login: user=<$user>, method=PLAIN, rip=$ip, "
         . "lip=127.0.0.1, mpid=4242, TLS, session=<aBcDeFgH1234>";
+}
+
+# dovecot_line(USER, ADDR): that login as an RFC 5424 message from host mx.
+sub dovecot_line { "<38>1 - mx dovecot - - - " . dovecot_login(@_) }
+
+# unix_stream($d): a connection to the daemon's UNIX stream listener.
+sub unix_stream {
+    my ($d) = @_;
+    return IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $d->{stream})
+        // die "connect $d->{stream}: $!";
 }
 
 # ---------------------------------------------------------------------
