@@ -152,7 +152,11 @@ run_messages(const struct rule_set *rs, const uint8_t *data, size_t size)
 				}
 				int got = rules_match(rs, &msg, &m);
 				CHECK(got == (first >= 0));
-				if (got) {
+				if (got && m.correlate != NULL) {
+					/* its address comes from another line */
+					CHECK(m.rule == rules_get(rs, (size_t)first));
+					CHECK(m.address[0] == '\0');
+				} else if (got) {
 					CHECK(m.rule == rules_get(rs, (size_t)first));
 					CHECK(strlen(m.address) > 0 &&
 					    strlen(m.address) < RULE_ADDR_MAX);
@@ -178,7 +182,19 @@ walk(const struct rule_set *rs)
 		CHECK(rule_file(r) != NULL && rule_line(r) >= 1);
 		CHECK(rule_pattern(r) != NULL && rule_prefilter(r) != NULL);
 		CHECK(rule_action(r) == RULE_ALLOW ||
-		    rule_action(r) == RULE_LOGOUT || rule_action(r) == RULE_REVOKE);
+		    rule_action(r) == RULE_LOGOUT || rule_action(r) == RULE_REVOKE ||
+		    rule_action(r) == RULE_REMEMBER);
+		/* a correlate rule names a remember rule of the set */
+		if (rule_correlate(r) != NULL) {
+			int found = 0;
+
+			CHECK(rule_action(r) != RULE_REMEMBER);
+			for (size_t j = 0; j < rules_count(rs); j++)
+				found |= strcmp(rule_name(rules_get(rs, j)),
+				    rule_correlate(r)) == 0 &&
+				    rule_action(rules_get(rs, j)) == RULE_REMEMBER;
+			CHECK(found);
+		}
 		ln = rules_literal(rule_pattern(r), lit, sizeof(lit));
 		CHECK(ln == strlen(rule_prefilter(r)));
 		CHECK(strcmp(lit, rule_prefilter(r)) == 0);

@@ -153,6 +153,12 @@ match(const struct syslog_msg *msg, struct rule_match *m)
 	CHECK(memchr(m->user, '\0', sizeof(m->user)) != NULL);
 	CHECK(memchr(m->session, '\0', sizeof(m->session)) != NULL);
 	size_t an = strlen(m->address);
+	/* a correlate rule's address comes from another line */
+	CHECK(m->correlate == rule_correlate(m->rule));
+	if (m->correlate != NULL) {
+		CHECK(an == 0);
+		return first;
+	}
 	CHECK(an > 0 && an < RULE_ADDR_MAX);
 	CHECK(memmem(text, len, m->address, an) != NULL);
 	if (!at_field(rule_name(m->rule), text, len, m->address)) {
