@@ -139,9 +139,9 @@ $(FUZZ_B)/lib/%.o: src/lib/%.c $(wildcard src/lib/*.h)
 $(FUZZ_B)/libauthsink.a: $(FUZZ_LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(FUZZ_B)/fuzz-%: t/fuzz/fuzz-%.c $(FUZZ_B)/libauthsink.a
+$(FUZZ_B)/fuzz-%: t/fuzz/fuzz-%.c $(FUZZ_B)/libauthsink.a $(wildcard t/fuzz/*.h)
 	$(FUZZ_CC) $(AS_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
-	  -DRULES_DIR='"$(abspath rules.d)"' -o $@ $^ $(LDLIBS)
+	  -DRULES_DIR='"$(abspath rules.d)"' -o $@ $< $(FUZZ_B)/libauthsink.a $(LDLIBS)
 
 fuzz-run: fuzz
 	perl t/fuzz/run.pl --build $(FUZZ_B) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)

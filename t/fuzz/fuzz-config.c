@@ -14,47 +14,25 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "memfile.h"
 
 #define CHECK(cond) do { if (!(cond)) { \
 	fprintf(stderr, "fuzz-config: check failed: %s (line %d)\n", #cond, \
 	    __LINE__); abort(); } } while (0)
-
-static int fd = -1;
-static char path[64];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fd = memfd_create("authsink-fuzz.conf", 0);
-	if (fd < 0) {
-		perror("memfd_create");
-		exit(2);
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	memfile_open("authsink-fuzz.conf");
 	return 0;
-}
-
-static void
-write_input(const uint8_t *data, size_t size)
-{
-	size_t off = 0;
-
-	if (ftruncate(fd, 0) < 0)
-		abort();
-	while (off < size) {
-		ssize_t w = pwrite(fd, data + off, size - off, (off_t)off);
-		if (w <= 0)
-			abort();
-		off += (size_t)w;
-	}
 }
 
 static void
 check_accepted(const struct config *c)
 {
-	CHECK(c->file != NULL && strcmp(c->file, path) == 0);
+	CHECK(c->file != NULL && strcmp(c->file, memfile_path) == 0);
 	CHECK(c->table && c->table[0] == '/');
 	CHECK(c->rules_dir && c->rules_dir[0] == '/');
 	CHECK(c->pidfile && c->pidfile[0] == '/');
@@ -143,14 +121,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct config c;
 	struct errbuf err;
 
-	write_input(data, size);
+	memfile_write(data, size);
 	config_defaults(&c);
 	memset(err.text, 0, sizeof(err.text));
-	if (config_load(path, &c, &err) == 0) {
+	if (config_load(memfile_path, &c, &err) == 0) {
 		check_accepted(&c);
 	} else {
-		size_t pn = strlen(path);
-		if (strncmp(err.text, path, pn) != 0 ||
+		size_t pn = strlen(memfile_path);
+		if (strncmp(err.text, memfile_path, pn) != 0 ||
 		    (err.text[pn] != ':')) {
 			fprintf(stderr, "fuzz-config: error does not name the "
 			    "file: \"%s\"\n", err.text);

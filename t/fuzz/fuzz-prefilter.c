@@ -16,22 +16,16 @@
 #include <unistd.h>
 #include <tre/tre.h>
 
+#include "memfile.h"
 #include "rules.h"
 
-static int fd = -1;
-static char path[64];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fd = memfd_create("authsink-fuzz-prefilter.rules", 0);
-	if (fd < 0) {
-		perror("memfd_create");
-		exit(2);
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	memfile_open("authsink-fuzz-prefilter.rules");
 	return 0;
 }
 
@@ -55,12 +49,13 @@ loader_accepts(const char *pat)
 	char rule[400];
 	int n = snprintf(rule, sizeof(rule), "[p]\nprogram = x\nmatch = %s\n"
 	    "address = 1\n", pat);
-	const char *paths[1] = { path };
+	const char *paths[1] = { memfile_path };
 	struct rule_set *rs;
 	struct errbuf err;
 
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, rule, (size_t)n, 0) != n)
+	if (n < 0 || (size_t)n >= sizeof(rule))
 		abort();
+	memfile_write(rule, (size_t)n);
 	err.text[0] = '\0';
 	if (rules_load_files(paths, 1, &rs, &err) < 0)
 		return strstr(err.text, "bad `match` pattern") == NULL &&

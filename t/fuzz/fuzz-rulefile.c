@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <tre/tre.h>
 
+#include "memfile.h"
 #include "rules.h"
 #include "syslog.h"
 
@@ -28,8 +29,6 @@
 	fprintf(stderr, "fuzz-rulefile: check failed: %s (line %d)\n", \
 	    #cond, __LINE__); abort(); } } while (0)
 
-static int fd = -1;
-static char path[64];
 static const char *paths[32];
 static size_t npaths;
 
@@ -48,12 +47,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	fd = memfd_create("authsink-fuzz.rules", 0);
-	if (fd < 0) {
-		perror("memfd_create");
-		exit(2);
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	memfile_open("authsink-fuzz.rules");
 	dir = dir ? dir : RULES_DIR;
 	if ((d = opendir(dir)) == NULL) {
 		perror(dir);
@@ -70,32 +64,17 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	closedir(d);
 	qsort(paths, npaths, sizeof(*paths), cmp);
-	paths[npaths] = path;	/* the fuzzed file comes last */
+	paths[npaths] = memfile_path;	/* the fuzzed file comes last */
 	return 0;
-}
-
-static void
-write_input(const uint8_t *data, size_t size)
-{
-	size_t off = 0;
-
-	if (ftruncate(fd, 0) < 0)
-		abort();
-	while (off < size) {
-		ssize_t w = pwrite(fd, data + off, size - off, (off_t)off);
-		if (w <= 0)
-			abort();
-		off += (size_t)w;
-	}
 }
 
 static void
 check_error(const struct errbuf *err)
 {
-	size_t pn = strlen(path);
+	size_t pn = strlen(memfile_path);
 
 	CHECK(memchr(err->text, '\0', sizeof(err->text)) != NULL);
-	if (strncmp(err->text, path, pn) != 0 || err->text[pn] != ':') {
+	if (strncmp(err->text, memfile_path, pn) != 0 || err->text[pn] != ':') {
 		fprintf(stderr, "fuzz-rulefile: error does not name the file: "
 		    "\"%s\"\n", err->text);
 		abort();
@@ -209,9 +188,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rule_set *rs = NULL;
 	struct errbuf err;
-	const char *alone[1] = { path };
+	const char *alone[1] = { memfile_path };
 
-	write_input(data, size);
+	memfile_write(data, size);
 	memset(err.text, 0, sizeof(err.text));
 	if (rules_load_files(alone, 1, &rs, &err) < 0) {
 		CHECK(rs == NULL);
