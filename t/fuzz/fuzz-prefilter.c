@@ -19,7 +19,6 @@
 #include "memfile.h"
 #include "rules.h"
 
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
