@@ -107,7 +107,7 @@ clean:
 # ---- make bench: t/bench/, results in $(B)/bench, figures in README ----
 BENCH_BIN := $(addprefix $(B)/bench/,loadgen sink replay probe)
 
-$(B)/bench/%: t/bench/%.c t/bench/mix.h $(B)/libauthsink.a
+$(B)/bench/%: t/bench/%.c t/bench/mix.h t/bench/clock.h $(B)/libauthsink.a
 	@mkdir -p $(@D)
 	$(CC) $(AS_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libauthsink.a $(LDLIBS)
 

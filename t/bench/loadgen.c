@@ -30,30 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "mix.h"
 
 #define BATCH_MAX 256
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_s(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
 
 /* Bytes the receiving socket of our connection has not yet handed to its
  * program: rx_queue of the /proc/net/tcp line whose local address is our

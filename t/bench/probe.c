@@ -43,30 +43,10 @@
 
 #include "addr.h"
 #include "relay.h"
+#include "clock.h"
 #include "mix.h"
 
 extern char **environ;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_s(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
 
 /* Canonical table key of login index k, as authsinkd stores it. */
 static void
