@@ -53,13 +53,13 @@ ok(wait_until(sub { allowed('127.0.0.23') }, 10),
         Authsink::slurp("$rsdir/rsyslog.log"), "dovecot:\n", Authsink::slurp("$dv/dovecot.out"));
 my $e = entry('127.0.0.23');
 is($e && $e->{user}, 'alice', 'IMAP login: user alice recorded');
-is($e && $e->{rule}, 'dovecot-login', 'IMAP login: rule dovecot-login');
+is($e && $e->{rule}, 'dovecot-session', 'IMAP login: rule dovecot-session (the line has session=<>)');
 
 like(pop3_login('127.0.0.25', 'bob', 'builder'), qr/^\+OK/, 'POP3 USER/PASS succeeds');
 ok(wait_until(sub { allowed('127.0.0.25') }, 10), 'POP3 login reaches the table');
 $e = entry('127.0.0.25');
 is($e && $e->{user}, 'bob', 'POP3 login: user bob recorded');
-is($e && $e->{rule}, 'dovecot-login', 'POP3 login: rule dovecot-login');
+is($e && $e->{rule}, 'dovecot-session', 'POP3 login: rule dovecot-session');
 
 ok(!allowed('127.0.0.24'), 'failed IMAP login adds nothing');
 ok(!allowed('127.0.0.26'), 'failed POP3 login adds nothing');

@@ -95,7 +95,8 @@ close $idle;
     cmp_ok($rss, '<', 200_000, "daemon did not allocate the announced 900 MB (RSS ${rss} kB)");
 
     my $lf = connect_tcp();
-    print $lf line('192.0.2.6') . (' pad' x 400) . "\n" . line('192.0.2.7') . "\n";
+    # (a padded element that no rule accepts: ', x=<pad pad ...')
+    print $lf line('192.0.2.6') . ', x=<' . (' pad' x 400) . "\n" . line('192.0.2.7') . "\n";
     close $lf;
     ok(wait_until(sub { allowed('192.0.2.7') }), 'line after an oversize LF frame is intact');
     ok(!allowed('192.0.2.6'), '  the truncated one matches nothing');

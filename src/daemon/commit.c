@@ -67,6 +67,72 @@ commit_queue(struct daemon *d, const struct relay_event *ev)
 		schedule_commit(d);
 }
 
+/* Close `n` sessions of `addr`; when none is left open, its ttl counts
+ * from the close. */
+static int
+close_sessions(struct relay_table *t, const char *addr, unsigned long n,
+    long long when, long ttl)
+{
+	struct relay_entry e;
+
+	if (relay_get(t, addr, &e) != 1)
+		return 0;	/* gone (revoked, swept) or unreadable */
+	if (e.open > n) {
+		e.open -= n;
+		return relay_put(t, &e);	/* others still open */
+	}
+	e.open = 0;
+	e.expires = (e.last > when ? e.last : when) + ttl;
+	return relay_put(t, &e);
+}
+
+/* A logout closes the session its key names, whatever its address;
+ * without a key (rules without `session`), the address's own. An
+ * unknown key closes nothing: it may be a session that was never open
+ * here, and guessing could cut another client's. */
+static int
+apply_logout(struct relay_table *t, const struct relay_event *ev)
+{
+	struct relay_session s;
+	int have;
+
+	if (ev->session[0] == '\0')
+		return close_sessions(t, ev->addr, 1, ev->when, ev->ttl);
+	if ((have = relay_session_get(t, ev->session, &s)) <= 0)
+		return have;
+	if (--s.open > 0 ? relay_session_put(t, ev->session, &s) < 0 :
+	    relay_session_del(t, ev->session) < 0)
+		return -1;
+	return close_sessions(t, s.addr, 1, ev->when, ev->ttl);
+}
+
+/* Record the session a login opens. A key that still names another
+ * address (a pid reused after its logout was lost) ends those sessions
+ * first. */
+static int
+open_session(struct relay_table *t, const struct relay_event *ev,
+    long long expires)
+{
+	struct relay_session s;
+	int have = relay_session_get(t, ev->session, &s);
+
+	if (have < 0)
+		return -1;
+	if (have && strcmp(s.addr, ev->addr) != 0) {
+		if (close_sessions(t, s.addr, s.open, ev->when, ev->ttl) < 0)
+			return -1;
+		have = 0;
+	}
+	if (!have) {
+		memset(&s, 0, sizeof(s));
+		str_copy(s.addr, ev->addr, sizeof(s.addr));
+	}
+	s.open++;
+	if (expires > s.expires)
+		s.expires = expires;
+	return relay_session_put(t, ev->session, &s);
+}
+
 /* Merge one event into what the table holds for its address. A login
  * with a session key opens a session: the address stays allowed while any
  * is open, up to max-session, and its ttl counts from the last close. */
@@ -75,31 +141,29 @@ apply_event(struct relay_table *t, const struct relay_event *ev)
 {
 	struct relay_entry e;
 	long long when = (long long)ev->when;
-	int have = relay_get(t, ev->addr, &e);
+	int session = ev->session[0] != '\0';
+	long long expires = when + (session ? ev->max_session : ev->ttl);
+	int have;
 
 	if (ev->action == RULE_REVOKE)
 		return relay_del(t, ev->addr) < 0 ? -1 : 0;
-	if (have < 0)
-		have = 0;	/* unreadable value: start over */
-	if (ev->action == RULE_LOGOUT) {
-		if (!have)
-			return 0;	/* a logout never grants */
-		if (e.open > 0 && --e.open > 0)
-			return relay_put(t, &e);	/* others still open */
-		e.expires = (e.last > when ? e.last : when) + ev->ttl;
-		return relay_put(t, &e);
-	}
-	if (!have) {
+	if (ev->action == RULE_LOGOUT)
+		return apply_logout(t, ev);
+	if (session && open_session(t, ev, expires) < 0)
+		return -1;
+	have = relay_get(t, ev->addr, &e);
+	if (have != 1) {	/* absent, or unreadable: start over */
 		memset(&e, 0, sizeof(e));
 		str_copy(e.addr, ev->addr, sizeof(e.addr));
 		e.first = when;
+	} else if (e.expires <= when) {
+		e.open = 0;	/* lapsed (max-session): its sessions are over */
 	}
-	long long expires = when + (ev->session ? ev->max_session : ev->ttl);
 	if (expires > e.expires)
 		e.expires = expires;
 	if (when > e.last)
 		e.last = when;
-	if (ev->session)
+	if (session)
 		e.open++;
 	e.count++;
 	str_copy(e.user, ev->user, sizeof(e.user));

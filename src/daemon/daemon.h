@@ -40,7 +40,7 @@ struct relay_event {
 	char rule[RELAY_RULE_MAX];
 	time_t when;		/* event time: message time clamped to now */
 	long ttl;
-	int session;		/* the rule captured a session key */
+	char session[RELAY_SESSION_KEY_MAX];	/* "HOST KEY", "" for none */
 	long max_session;
 };
 

@@ -1,4 +1,5 @@
 /* ingest.c - one message: parse, match a rule, turn it into a table event. */
+#include <stdio.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -52,6 +53,20 @@ event_time(const struct daemon *d, const struct syslog_msg *m, time_t now)
 	return m->time;
 }
 
+/* Session keys are per sending host: "HOST <TEXT>" for a captured key,
+ * "HOST APP[PID]" for a process; the two forms cannot collide. */
+static void
+session_name(const struct syslog_msg *m, const struct rule_match *match,
+    char out[RELAY_SESSION_KEY_MAX])
+{
+	out[0] = '\0';
+	if (match->session[0] != '\0')
+		snprintf(out, RELAY_SESSION_KEY_MAX,
+		    match->session_pid ? "%.*s %s" : "%.*s <%s>",
+		    m->hostname.n ? (int)m->hostname.n : 1,
+		    m->hostname.n ? m->hostname.p : "-", match->session);
+}
+
 void
 ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 {
@@ -88,15 +103,16 @@ ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 		break;
 	}
 	memset(&ev, 0, sizeof(ev));
-	if (!acceptable_address(d, match.address, ev.addr))
-		return;
 	ev.action = match.action;
+	session_name(&m, &match, ev.session);
+	if (!rule_match_by_session(&match) &&
+	    !acceptable_address(d, match.address, ev.addr))
+		return;		/* also `session = pid` on a line without PROCID */
 	ev.ttl = match.ttl > 0 ? match.ttl : d->cfg.ttl;
-	ev.session = match.session[0] != '\0';
 	ev.max_session = d->cfg.max_session;
 	ev.when = event_time(d, &m, now);
 	if (ev.action == RULE_ALLOW &&
-	    ev.when + (ev.session ? ev.max_session : ev.ttl) <= now) {
+	    ev.when + (ev.session[0] ? ev.max_session : ev.ttl) <= now) {
 		d->n.stale++;
 		log_debug("ignoring login of %s: older than its ttl", ev.addr);
 		return;

@@ -160,6 +160,8 @@ test_line(struct test_state *st, const char *file, unsigned long lineno,
 		cr = correlate_apply(st->corr, &m, m.time, &match);
 		if (cr == CORRELATE_UNPAIRED)
 			why = correlate_result_str(cr);
+		else if (rule_match_by_session(&match))
+			strcpy(canon, "-");
 		else if (cr != CORRELATE_REMEMBERED)
 			why = address_verdict(st->h, match.address, canon);
 		if (why != NULL)

@@ -64,8 +64,9 @@ list_one(const struct relay_entry *e, void *arg)
 		json_string(e->user);
 		printf(",\"rule\":");
 		json_string(e->rule);
-		printf(",\"expires\":%lld,\"first\":%lld,\"last\":%lld,\"count\":%lu}",
-		    e->expires, e->first, e->last, e->count);
+		printf(",\"expires\":%lld,\"first\":%lld,\"last\":%lld,"
+		    "\"count\":%lu,\"open\":%lu}",
+		    e->expires, e->first, e->last, e->count, e->open);
 	} else {
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&exp));
 		printf("%-39s %-20s %-20s %s\n", e->addr, e->user[0] ? e->user : "-",

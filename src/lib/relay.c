@@ -435,6 +435,85 @@ relay_meta_get(struct relay_table *t, const char *key, char *out, size_t outlen)
 	return (int)n;
 }
 
+static int
+session_datum_key(const char *key, char *buf, size_t bufsize, TDB_DATA *out)
+{
+	int n = snprintf(buf, bufsize, RELAY_SESSION_PREFIX "%s", key);
+
+	if (n < 0 || (size_t)n >= bufsize)
+		return -1;
+	*out = datum(buf, (size_t)n);
+	return 0;
+}
+
+/* "expires=N open=N addr=A" */
+static int
+session_parse(const char *v, size_t n, struct relay_session *s)
+{
+	char text[RELAY_VALUE_MAX];
+	int used = -1;
+
+	if (n >= sizeof(text))
+		return -1;
+	memcpy(text, v, n);
+	text[n] = '\0';
+	if (sscanf(text, "expires=%lld open=%lu addr=%45s%n", &s->expires,
+	    &s->open, s->addr, &used) != 3 || used != (int)n)
+		return -1;
+	return 0;
+}
+
+int
+relay_session_get(struct relay_table *t, const char *key,
+    struct relay_session *s)
+{
+	char kbuf[sizeof(RELAY_SESSION_PREFIX) + RELAY_SESSION_KEY_MAX];
+	enum TDB_ERROR ecode;
+	TDB_DATA k, v;
+	int rc;
+
+	if (session_datum_key(key, kbuf, sizeof(kbuf), &k) < 0)
+		return 0;
+	v = fetch(t, k, &ecode);
+	if (v.dptr == NULL)
+		return ecode == TDB_ERR_NOEXIST ? 0 : -1;
+	rc = session_parse((const char *)v.dptr, v.dsize, s) == 0;
+	free(v.dptr);
+	return rc;
+}
+
+int
+relay_session_put(struct relay_table *t, const char *key,
+    const struct relay_session *s)
+{
+	char kbuf[sizeof(RELAY_SESSION_PREFIX) + RELAY_SESSION_KEY_MAX];
+	char v[RELAY_VALUE_MAX];
+	TDB_DATA k;
+	int n;
+
+	if (session_datum_key(key, kbuf, sizeof(kbuf), &k) < 0)
+		return 0;	/* an absurdly long key: no record, fail closed */
+	n = snprintf(v, sizeof(v), "expires=%lld open=%lu addr=%s",
+	    s->expires, s->open, s->addr);
+	if (n < 0 || (size_t)n >= sizeof(v))
+		return -1;
+	return tdb_store(t->tdb, k, datum(v, (size_t)n), TDB_REPLACE) == 0 ?
+	    0 : -1;
+}
+
+int
+relay_session_del(struct relay_table *t, const char *key)
+{
+	char kbuf[sizeof(RELAY_SESSION_PREFIX) + RELAY_SESSION_KEY_MAX];
+	TDB_DATA k;
+
+	if (session_datum_key(key, kbuf, sizeof(kbuf), &k) < 0)
+		return 0;
+	if (tdb_delete(t->tdb, k) == 0)
+		return 1;
+	return tdb_error(t->tdb) == TDB_ERR_NOEXIST ? 0 : -1;
+}
+
 struct each_state {
 	relay_visit_fn fn;
 	void *arg;
@@ -444,11 +523,31 @@ struct each_state {
 };
 
 static int
+sweep_session(struct tdb_context *tdb, TDB_DATA key, TDB_DATA val,
+    struct each_state *st)
+{
+	struct relay_session s;
+
+	if (session_parse((const char *)val.dptr, val.dsize, &s) == 0 &&
+	    s.expires > (long long)st->sweep_before)
+		return 0;
+	if (tdb_delete(tdb, key) != 0) {
+		st->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
 each_cb(struct tdb_context *tdb, TDB_DATA key, TDB_DATA val, void *p)
 {
 	struct each_state *st = p;
 	struct relay_entry e;
 
+	if (st->sweep_before > 0 && key.dsize > strlen(RELAY_SESSION_PREFIX) &&
+	    memcmp(key.dptr, RELAY_SESSION_PREFIX,
+	    strlen(RELAY_SESSION_PREFIX)) == 0)
+		return sweep_session(tdb, key, val, st);
 	if (key.dsize == 0 || key.dptr[0] == '!' || key.dsize >= sizeof(e.addr))
 		return 0;
 	if (relay_value_parse((const char *)val.dptr, val.dsize, &e) < 0)

@@ -51,9 +51,29 @@ int relay_del(struct relay_table *t, const char *addr);	/* 1 deleted, 0 absent *
 int relay_meta_put(struct relay_table *t, const char *key, const char *value);
 int relay_meta_get(struct relay_table *t, const char *key, char *out, size_t outlen);
 
+/* An open-session record, metadata key "!session HOST KEY": which address
+ * the session opened and how many logins with that key are still open.
+ * Deleted when they are all closed, swept when `expires` (the last
+ * login + max-session) has passed. */
+#define RELAY_SESSION_PREFIX "!session "
+#define RELAY_SESSION_KEY_MAX 320
+struct relay_session {
+	char addr[ADDR_TEXT_MAX];
+	long long expires;
+	unsigned long open;
+};
+
+/* 1 found, 0 absent (or unreadable: forgotten), -1 error. */
+int relay_session_get(struct relay_table *t, const char *key,
+    struct relay_session *s);
+int relay_session_put(struct relay_table *t, const char *key,
+    const struct relay_session *s);
+int relay_session_del(struct relay_table *t, const char *key);
+
 /* Visit every address entry (metadata skipped). Return nonzero from fn to
- * stop. With `delete_expired_before` > 0 (needs a transaction), entries
- * whose expires <= it are deleted instead of visited. Returns the number
+ * stop. relay_sweep (needs a transaction) deletes instead the entries and
+ * session records whose expires <= now; it returns the number of address
+ * entries deleted. Returns the number
  * visited (or deleted), -1 on error. */
 typedef int (*relay_visit_fn)(const struct relay_entry *e, void *arg);
 long relay_each(struct relay_table *t, relay_visit_fn fn, void *arg);

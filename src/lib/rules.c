@@ -114,6 +114,7 @@ struct rule {
 	int compiled;
 	size_t nsub;
 	int user_group, addr_group, session_group;	/* 0: none */
+	int session_pid;	/* `session = pid`: the key is APP-NAME[PROCID] */
 	int max_group;
 	enum rule_action action;
 	long ttl;
@@ -687,6 +688,24 @@ copy_group(char *dst, size_t dstsize, const char *base, const regmatch_t *g)
 	return (size_t)(g->rm_eo - g->rm_so);
 }
 
+/* The session key of a match, "" when the rule has none: the captured
+ * text, or "APP[PID]" for `session = pid` (a message without PROCID has
+ * no session: it counts as a plain login, or a logout by address). */
+static void
+session_key(const struct rule *r, const struct syslog_msg *msg,
+    const char *text, const regmatch_t *pm, struct rule_match *m)
+{
+	m->session[0] = '\0';
+	m->session_pid = r->session_pid;
+	if (r->session_pid && msg->procid.n > 0)
+		snprintf(m->session, sizeof(m->session), "%.*s[%.*s]",
+		    (int)msg->app_name.n, msg->app_name.n ? msg->app_name.p : "",
+		    (int)msg->procid.n, msg->procid.p);
+	else if (r->session_group > 0)
+		copy_group(m->session, sizeof(m->session), text,
+		    &pm[r->session_group]);
+}
+
 enum rule_miss
 rule_try(const struct rule *r, const struct syslog_msg *msg,
     struct rule_match *m)
@@ -747,11 +766,7 @@ rule_try(const struct rule *r, const struct syslog_msg *msg,
 		copy_group(m->user, sizeof(m->user), text, &pm[r->user_group]);
 	else
 		m->user[0] = '\0';
-	if (r->session_group > 0)
-		copy_group(m->session, sizeof(m->session), text,
-		    &pm[r->session_group]);
-	else
-		m->session[0] = '\0';
+	session_key(r, msg, text, pm, m);
 	m->rule = r;
 	m->action = r->action;
 	m->ttl = r->ttl;
@@ -1247,10 +1262,16 @@ finish_rule(struct loader *ld)
 		FAIL(ld, ld->keyline[K_ADDRESS], "rule [%s]: `address` and "
 		    "`correlate` together: a correlate rule takes its address "
 		    "from the line of [%s]", r->name, r->correlate);
-	if (r->correlate == NULL && !ld->keyline[K_ADDRESS])
+	if (r->correlate == NULL && !ld->keyline[K_ADDRESS] &&
+	    !(r->action == RULE_LOGOUT && ld->keyline[K_SESSION]))
 		FAIL(ld, r->line, "rule [%s]: missing `address` (or `correlate "
 		    "= RULE` to take it from an earlier line of the same "
-		    "process)", r->name);
+		    "process; a logout rule may name only its `session`)",
+		    r->name);
+	if (r->action == RULE_REVOKE && ld->keyline[K_SESSION])
+		FAIL(ld, ld->keyline[K_SESSION], "rule [%s]: `action = revoke` "
+		    "removes the address whatever its sessions: no `session`",
+		    r->name);
 	if (r->action == RULE_REMEMBER && (r->correlate != NULL ||
 	    ld->keyline[K_SESSION]))
 		FAIL(ld, ld->keyline[K_ACTION], "rule [%s]: `action = "
@@ -1364,6 +1385,10 @@ set_key(struct loader *ld, char *line)
 	case K_USER:
 		return set_group(ld, key, val, &r->user_group);
 	case K_SESSION:
+		if (strcmp(val, "pid") == 0) {
+			r->session_pid = 1;
+			return 0;
+		}
 		return set_group(ld, key, val, &r->session_group);
 	case K_ACTION:
 		if (strcmp(val, "allow") == 0)

@@ -26,11 +26,21 @@ struct rule_match {
 	long ttl;		/* seconds; 0 = use the configured default */
 	char user[RULE_USER_MAX];	/* "" when the rule has no user group */
 	char address[RULE_ADDR_MAX];	/* the captured text, not yet validated */
-	char session[RULE_USER_MAX];	/* "" when the rule has no session group */
+	char session[RULE_USER_MAX];	/* "" when the rule has no session key */
+	int session_pid;	/* session is APP[PID] (`session = pid`) */
 	/* `correlate = NAME`: address is "" and must come from NAME's line
 	 * (correlate_apply()); NULL for every other rule. */
 	const char *correlate;
 };
+
+/* 1 when *m is a logout that names only its session: it needs no
+ * address, the session record holds it. */
+static inline int
+rule_match_by_session(const struct rule_match *m)
+{
+	return m->action == RULE_LOGOUT && m->address[0] == '\0' &&
+	    m->session[0] != '\0';
+}
 
 /* Why a message did not match a given rule (for `authsink test`). */
 enum rule_miss {

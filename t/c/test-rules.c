@@ -11,7 +11,8 @@
  *  - DATAFILE (t/rules/<server>.txt): '#' lines are comments, blank lines
  *    are ignored; every other line is a log line exactly as a syslog file
  *    holds it, followed by its expectation:
- *        => RULE USER ADDRESS      (USER may hold spaces; "-" for none)
+ *        => RULE USER ADDRESS      (USER may hold spaces; "-" for none,
+ *                                   ADDRESS "-" for a logout by session)
  *        => none
  *    A match expectation may end in " ;; " and NAME=VALUE words checked
  *    against the match: action=allow|logout|revoke, ttl=SECONDS,
@@ -314,6 +315,8 @@ run_data(const struct rule_set *rs, const regex_t *plain, const char *path)
 			snprintf(want_addr, sizeof(want_addr), "%s", sp2 + 1);
 			if (strcmp(want_user, "-") == 0)
 				want_user[0] = '\0';
+			if (strcmp(want_addr, "-") == 0)
+				want_addr[0] = '\0';	/* a logout by session */
 		}
 
 		/* parse from an exact-size heap copy */
@@ -364,14 +367,16 @@ run_data(const struct rule_set *rs, const regex_t *plain, const char *path)
 			}
 			if (matched)
 				printf("#   got:  %s %s %s\n", rule_name(rm.rule),
-				    rm.user[0] ? rm.user : "-", rm.address);
+				    rm.user[0] ? rm.user : "-",
+				    rm.address[0] ? rm.address : "-");
 			else
 				printf("#   got:  none\n");
 			if (want_none)
 				printf("#   want: none\n");
 			else
 				printf("#   want: %s %s %s\n", want_rule,
-				    want_user[0] ? want_user : "-", want_addr);
+				    want_user[0] ? want_user : "-",
+				    want_addr[0] ? want_addr : "-");
 		}
 		if (matched && !want_none && good && rs == shipped_set)
 			shipped_hits[rule_index(rm.rule)]++;

@@ -135,6 +135,9 @@ run_messages(const struct rule_set *rs, const uint8_t *data, size_t size)
 					/* its address comes from another line */
 					CHECK(m.rule == rules_get(rs, (size_t)first));
 					CHECK(m.address[0] == '\0');
+				} else if (got && rule_match_by_session(&m)) {
+					/* a logout closing a session by its key */
+					CHECK(m.rule == rules_get(rs, (size_t)first));
 				} else if (got) {
 					CHECK(m.rule == rules_get(rs, (size_t)first));
 					CHECK(strlen(m.address) > 0 &&

@@ -159,6 +159,8 @@ match(const struct syslog_msg *msg, struct rule_match *m)
 		CHECK(an == 0);
 		return first;
 	}
+	if (rule_match_by_session(m))
+		return first;	/* a logout by session key: no address */
 	CHECK(an > 0 && an < RULE_ADDR_MAX);
 	CHECK(memmem(text, len, m->address, an) != NULL);
 	if (!at_field(rule_name(m->rule), text, len, m->address)) {
@@ -192,7 +194,7 @@ static const struct {
 	int user_ok;
 } tpl[] = {
 	{ "dovecot[812]", "imap-login: Login: user=<%U>, method=PLAIN, rip=%A, "
-	  "lip=192.0.2.1, mpid=4242, TLS, session=<aBcDeFgH1234>", "dovecot-login", 1 },
+	  "lip=192.0.2.1, mpid=4242, TLS, session=<aBcDeFgH1234>", "dovecot-session", 1 },
 	{ "dovecot", "pop3-login: Logged in: user=<%U>, method=PLAIN, rip=%A, "
 	  "lip=192.0.2.1, mpid=17, secured", "dovecot-login", 1 },
 	{ "imap-login", "Info: Login: user=<%U>, method=PLAIN, rip=%A, "

@@ -192,11 +192,13 @@ sub send_unix_dgram {
 }
 
 # A Dovecot 2.x login line as Dovecot writes it (msg part only).
+# (without session=<>: a plain login, allowed for ttl; t/sessions.t and
+# t/peer-dovecot-session.t drive sessions)
 sub dovecot_login {
     my ($user, $ip, $service) = @_;
     $service //= 'imap';
     return "$service-login: Login: user=<$user>, method=PLAIN, rip=$ip, "
-        . "lip=127.0.0.1, mpid=4242, TLS, session=<aBcDeFgH1234>";
+        . "lip=127.0.0.1, mpid=4242, TLS";
 }
 
 # dovecot_line(USER, ADDR): that login as an RFC 5424 message from host mx.

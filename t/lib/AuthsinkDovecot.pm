@@ -11,7 +11,7 @@ use IO::Socket::INET;
 use Test::More;
 use Authsink;
 
-our @EXPORT = qw(need_dovecot start_dovecot imap_login pop3_login);
+our @EXPORT = qw(need_dovecot start_dovecot imap_login pop3_login imap_open imap_logout);
 
 my ($imap, $pop3);
 
@@ -128,6 +128,21 @@ sub imap_login {
     die "IMAP greeting: $greet" unless $greet =~ /^\* OK/;
     my $r = imap_cmd($s, 'a1', qq{LOGIN "$user" "$pass"});
     imap_cmd($s, 'a2', 'LOGOUT');
+    close $s;
+    return $r;
+}
+# An IMAP session left open, as a mail client keeps it: imap_open logs in
+# and returns (the connection, the tagged reply); imap_logout ends it.
+sub imap_open {
+    my ($from, $user, $pass) = @_;
+    my $s = client($from, $imap);
+    my $greet = line($s);
+    die "IMAP greeting: $greet" unless $greet =~ /^\* OK/;
+    return ($s, imap_cmd($s, 'a1', qq{LOGIN "$user" "$pass"}));
+}
+sub imap_logout {
+    my ($s) = @_;
+    my $r = imap_cmd($s, 'z9', 'LOGOUT');
     close $s;
     return $r;
 }
