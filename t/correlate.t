@@ -59,6 +59,34 @@ send_udp($d->{udp}, "<22>1 - mail twolined 5000 - - user carol logged in");
 ok(wait_until(sub { relayed($d, '192.0.2.50') }, 10), 'a pairing spans a reload');
 is(counter($d, 'unpaired'), 1, 'no other unpaired login');
 
+# A flood of address lines that never get their login (hostile, or a
+# server whose login lines this rule set misses): the store of pending
+# halves is fixed-size, so memory does not grow, and pairing still works.
+sub rss_kb { (Authsink::slurp("/proc/$d->{pid}/status") =~ /^VmRSS:\s+(\d+)/m)[0] }
+my $rss0 = rss_kb();
+my $flood = 100_000;
+my $before = counter($d, 'remembered');
+{
+    my $batch = '';
+    for my $i (1 .. $flood) {
+        my $a = sprintf('198.51.%d.%d', ($i >> 8) % 100, $i & 255);
+        $batch .= "<22>1 - mail twolined " . (100000 + $i) . " - - connect from $a\n";
+    }
+    send_tcp($d->{tcp}, $batch);
+}
+ok(wait_until(sub { counter($d, 'remembered') == $before + $flood }, 60),
+    "$flood unmatched address lines from distinct processes taken");
+my $rss1 = rss_kb();
+cmp_ok($rss1 - $rss0, '<', 4096, "memory stays bounded (RSS $rss0 kB -> $rss1 kB)");
+send_udp($d->{udp}, "<22>1 - mail twolined 7777 - - connect from 192.0.2.77");
+ok(wait_until(sub { counter($d, 'remembered') == $before + $flood + 1 }, 10), 'a fresh address line after the flood');
+send_udp($d->{udp}, "<22>1 - mail twolined 7777 - - user dave logged in");
+ok(wait_until(sub { relayed($d, '192.0.2.77') }, 10), 'pairs with its login: the flood evicted old halves, not new ones');
+send_udp($d->{udp}, "<22>1 - mail twolined 100001 - - user eve logged in");
+ok(wait_until(sub { counter($d, 'unpaired') == 2 }, 10),
+    'the oldest flooded half was dropped: its late login pairs with nothing');
+ok(!relayed($d, '198.51.0.1'), '  and relays nothing');
+
 # authsink test shows both halves.
 my $log = write_file("$dir/two.log", <<'LOG');
 Nov 25 10:00:00 mail twolined[100]: connect from 192.0.2.1
