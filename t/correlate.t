@@ -25,6 +25,22 @@ program = twolined
 match   = ^user ([a-z]+) logged in$
 user    = 1
 correlate = two-connect
+
+# Paired by a connection id that both lines carry, whatever process logs
+# them.
+[id-connect]
+program = frontd
+match   = ^conn ([0-9a-f]+): client ([0-9A-Fa-f.:]+)$
+address = 2
+key     = 1
+action  = remember
+
+[id-login]
+program = backd
+match   = ^conn ([0-9a-f]+): user ([a-z]+) ok$
+user    = 2
+key     = 1
+correlate = id-connect
 RULES
 my $d = start_daemon(dir => $dir, rules => "$dir/rules");
 my @t = ('-t', $d->{table});
@@ -59,6 +75,18 @@ send_udp($d->{udp}, "<22>1 - mail twolined 5000 - - user carol logged in");
 ok(wait_until(sub { relayed($d, '192.0.2.50') }, 10), 'a pairing spans a reload');
 is(counter($d, 'unpaired'), 1, 'no other unpaired login');
 
+# A captured key: the address line and the login come from different
+# programs and pids.
+send_udp($d->{udp}, "<22>1 - mail frontd 31 - - conn 7a: client 192.0.2.60");
+send_udp($d->{udp}, "<22>1 - mail frontd 31 - - conn 7b: client 192.0.2.61");
+ok(wait_until(sub { counter($d, 'remembered') == 5 }, 10), 'keyed address lines remembered');
+send_udp($d->{udp}, "<22>1 - mail backd 977 - - conn 7a: user fay ok");
+ok(wait_until(sub { relayed($d, '192.0.2.60') }, 10), 'a login of another process pairs by its key');
+is(table_entry($d, '192.0.2.60')->{user}, 'fay', '  with its user');
+send_udp($d->{udp}, "<22>1 - other backd 977 - - conn 7b: user gus ok");
+ok(wait_until(sub { counter($d, 'unpaired') == 2 }, 10), 'the same key from another host pairs with nothing');
+ok(!relayed($d, '192.0.2.61'), '  and relays nothing');
+
 # A flood of address lines that never get their login (hostile, or a
 # server whose login lines this rule set misses): the store of pending
 # halves is fixed-size, so memory does not grow, and pairing still works.
@@ -83,7 +111,7 @@ ok(wait_until(sub { counter($d, 'remembered') == $before + $flood + 1 }, 10), 'a
 send_udp($d->{udp}, "<22>1 - mail twolined 7777 - - user dave logged in");
 ok(wait_until(sub { relayed($d, '192.0.2.77') }, 10), 'pairs with its login: the flood evicted old halves, not new ones');
 send_udp($d->{udp}, "<22>1 - mail twolined 100001 - - user eve logged in");
-ok(wait_until(sub { counter($d, 'unpaired') == 2 }, 10),
+ok(wait_until(sub { counter($d, 'unpaired') == 3 }, 10),
     'the oldest flooded half was dropped: its late login pairs with nothing');
 ok(!relayed($d, '198.51.0.1'), '  and relays nothing');
 

@@ -63,17 +63,25 @@ append(char *key, size_t *len, const struct slice *s)
 	return 0;
 }
 
-/* The process a message comes from; -1 when it has no PROCID or the key
- * is too long. */
+/* What ties the two lines: the process a message comes from, or with
+ * `key = N` the host and the captured key. -1 when there is none (no
+ * PROCID, an empty key) or it is too long. The two forms cannot collide:
+ * a process key has three fields, a captured one two. */
 static int
-process_key(const struct syslog_msg *msg, char key[KEY_MAX], size_t *len,
-    uint64_t *hash)
+pairing_key(const struct syslog_msg *msg, const struct rule_match *m,
+    char key[KEY_MAX], size_t *len, uint64_t *hash)
 {
 	*len = 0;
-	if (msg->procid.n == 0 || append(key, len, &msg->hostname) < 0 ||
+	if (m->has_pair_key) {
+		struct slice k = { m->pair_key, strlen(m->pair_key) };
+		if (k.n == 0 || append(key, len, &msg->hostname) < 0 ||
+		    append(key, len, &k) < 0)
+			return -1;
+	} else if (msg->procid.n == 0 || append(key, len, &msg->hostname) < 0 ||
 	    append(key, len, &msg->app_name) < 0 ||
-	    append(key, len, &msg->procid) < 0)
+	    append(key, len, &msg->procid) < 0) {
 		return -1;
+	}
 	*hash = fnv1a(key, *len);
 	return 0;
 }
@@ -125,7 +133,7 @@ remember(struct correlator *c, const struct syslog_msg *msg, time_t when,
 	uint64_t hash;
 	struct entry *e;
 
-	if (process_key(msg, key, &len, &hash) < 0)
+	if (pairing_key(msg, m, key, &len, &hash) < 0)
 		return CORRELATE_REMEMBERED;	/* nothing to pair it with */
 	e = lookup(c, key, len, hash);
 	if (e == NULL)
@@ -149,7 +157,7 @@ pair(struct correlator *c, const struct syslog_msg *msg, time_t when,
 	uint64_t hash;
 	struct entry *e;
 
-	if (process_key(msg, key, &len, &hash) < 0)
+	if (pairing_key(msg, m, key, &len, &hash) < 0)
 		return CORRELATE_UNPAIRED;
 	e = lookup(c, key, len, hash);
 	if (e == NULL || strcmp(e->rule, m->correlate) != 0)

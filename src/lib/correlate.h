@@ -5,8 +5,9 @@
  * with `action = remember` matches the first; a rule with `correlate =
  * NAME` matches the second and takes its address from the last line of
  * rule NAME logged by the same process: same syslog HOSTNAME, APP-NAME
- * and PROCID, within CORRELATE_WINDOW seconds. A remembered address is
- * used once; the process's next remember line replaces it.
+ * and PROCID, within CORRELATE_WINDOW seconds (with `key = N` in both
+ * rules: the same HOSTNAME and captured key instead). A remembered
+ * address is used once; the process's next remember line replaces it.
  *
  * The store is a fixed array (CORRELATE_SLOTS entries, about 0.6 MiB):
  * when full, the oldest entries in a key's probe window are dropped, so

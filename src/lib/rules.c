@@ -11,7 +11,8 @@
  *   `match`: a `match` value is the whole rest of the line, trimmed, so a
  *   pattern may contain " #" (write [ ] for a trailing space).
  * - Keys: program (required), match (required), address (required unless
- *   correlate), user, session, action, host, ttl, require, correlate.
+ *   correlate), user, session, action, host, ttl, require, correlate,
+ *   key.
  *   Each at most once per stanza.
  * - program / host: whitespace-separated words; a word with * ? or [ is an
  *   fnmatch(3) glob, without FNM_PATHNAME (a '*' also matches '/', so
@@ -30,6 +31,9 @@
  * - correlate = NAME: the rule has no address group; its address comes
  *   from the last line of rule [NAME], which must exist (in any file of
  *   the set) and be `action = remember` (see correlate.c).
+ * - key = N: in a remember rule and the correlate rules that name it
+ *   (both or neither), the capture group that ties the two lines instead
+ *   of the process: same HOSTNAME and key text, any APP-NAME and PROCID.
  * - require: structured data that must be present, as
  *       require = SD-ID:PARAM            e.g. origin:ip, meta@32473:pid
  *       require = SD-ID:PARAM=VALUE      ... and its value must be VALUE
@@ -115,6 +119,8 @@ struct rule {
 	size_t nsub;
 	int user_group, addr_group, session_group;	/* 0: none */
 	int session_pid;	/* `session = pid`: the key is APP-NAME[PROCID] */
+	int pair_group;		/* `key = N`: pairs remember/correlate lines */
+	int key_line;
 	int max_group;
 	enum rule_action action;
 	long ttl;
@@ -767,6 +773,12 @@ rule_try(const struct rule *r, const struct syslog_msg *msg,
 	else
 		m->user[0] = '\0';
 	session_key(r, msg, text, pm, m);
+	if (r->pair_group > 0)
+		copy_group(m->pair_key, sizeof(m->pair_key), text,
+		    &pm[r->pair_group]);
+	else
+		m->pair_key[0] = '\0';
+	m->has_pair_key = r->pair_group > 0;
 	m->rule = r;
 	m->action = r->action;
 	m->ttl = r->ttl;
@@ -860,12 +872,12 @@ build_program_index(struct rule_set *rs)
 
 enum key {
 	K_PROGRAM, K_MATCH, K_ADDRESS, K_USER, K_SESSION, K_ACTION, K_HOST,
-	K_TTL, K_REQUIRE, K_CORRELATE, K_NKEYS
+	K_TTL, K_REQUIRE, K_CORRELATE, K_KEY, K_NKEYS
 };
 
 static const char *const key_names[K_NKEYS] = {
 	"program", "match", "address", "user", "session", "action", "host",
-	"ttl", "require", "correlate",
+	"ttl", "require", "correlate", "key",
 };
 
 struct loader {
@@ -1250,6 +1262,7 @@ finish_rule(struct loader *ld)
 		{ K_ADDRESS, r->addr_group },
 		{ K_USER, r->user_group },
 		{ K_SESSION, r->session_group },
+		{ K_KEY, r->pair_group },
 	};
 
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -1268,6 +1281,10 @@ finish_rule(struct loader *ld)
 		    "= RULE` to take it from an earlier line of the same "
 		    "process; a logout rule may name only its `session`)",
 		    r->name);
+	if (ld->keyline[K_KEY] && r->action != RULE_REMEMBER &&
+	    r->correlate == NULL)
+		FAIL(ld, ld->keyline[K_KEY], "rule [%s]: `key` pairs two lines: "
+		    "only with `action = remember` or `correlate`", r->name);
 	if (r->action == RULE_REVOKE && ld->keyline[K_SESSION])
 		FAIL(ld, ld->keyline[K_SESSION], "rule [%s]: `action = revoke` "
 		    "removes the address whatever its sessions: no `session`",
@@ -1353,7 +1370,7 @@ set_key(struct loader *ld, char *line)
 	if (k == K_NKEYS)
 		FAIL(ld, ld->lineno, "unknown key `%s` (known: program, match, "
 		    "address, user, session, action, host, ttl, require, "
-		    "correlate)", key);
+		    "correlate, key)", key);
 	if (r == NULL)
 		FAIL(ld, ld->lineno, "`%s` outside a rule: start a stanza "
 		    "with a [rule-name] line first", key);
@@ -1410,6 +1427,9 @@ set_key(struct loader *ld, char *line)
 		return 0;
 	case K_REQUIRE:
 		return set_require(ld, r, val);
+	case K_KEY:
+		r->key_line = ld->lineno;
+		return set_group(ld, key, val, &r->pair_group);
 	case K_CORRELATE:
 		r->correlate = xstrdup(val);
 		r->correlate_line = ld->lineno;
@@ -1517,6 +1537,13 @@ check_correlates(const struct rule_set *rs, struct errbuf *err)
 			    "%s", r->file, r->correlate_line, r->name,
 			    r->correlate, to == NULL ? "no rule has that name" :
 			    "that rule is not `action = remember`");
+			return -1;
+		}
+		if ((r->pair_group > 0) != (to->pair_group > 0)) {
+			errbuf_set(err, "%s:%d: rule [%s]: pairs with [%s], so "
+			    "both need a `key` or neither ([%s] is at %s:%d)", r->file,
+			    r->pair_group > 0 ? r->key_line : r->correlate_line,
+			    r->name, to->name, to->name, to->file, to->line);
 			return -1;
 		}
 	}

@@ -28,6 +28,10 @@ struct rule_match {
 	char address[RULE_ADDR_MAX];	/* the captured text, not yet validated */
 	char session[RULE_USER_MAX];	/* "" when the rule has no session key */
 	int session_pid;	/* session is APP[PID] (`session = pid`) */
+	/* `key = N` (remember and correlate rules): the captured text that
+	 * pairs the two lines instead of the process. */
+	int has_pair_key;
+	char pair_key[RULE_USER_MAX];
 	/* `correlate = NAME`: address is "" and must come from NAME's line
 	 * (correlate_apply()); NULL for every other rule. */
 	const char *correlate;
