@@ -269,7 +269,8 @@ sub run_schedule {
             $polled = time;
             next if $due - time > 0.03;
         }
-        sleep($due - time) if $due > time;
+        my $dt = $due - time;
+        sleep($dt) if $dt > 0;
         (shift @ev)->[1]->();
     }
 }

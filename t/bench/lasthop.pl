@@ -81,7 +81,8 @@ sub round {
     my ($killed, $restarted);
     for my $i (1 .. $n) {
         my $at = $t0 + $i / $rate;
-        sleep($at - time) if $at > time;
+        my $dt = $at - time;
+        sleep($dt) if $dt > 0;
         my $a = sprintf('2001:db8:%x::%x', $round, $i);
         print $w "imap-login: Login: user=<u$i>, method=PLAIN, rip=$a, "
             . "lip=127.0.0.1, mpid=$i, TLS, session=<s$i>\n";
