@@ -378,4 +378,12 @@ for my $m (@mtas) {
 }
 
 report($_) for 'idle', 'links-cut', 'rsyslog-restart', 'sink-restart', 'kill-9';
+
+# Stopped cleanly, and (make asan) no sanitizer report in their logs.
+for my $m (@mtas) {
+    my $status = Authsink::stop_peer($sink{$m}{peer});
+    is($status, 0, "$m: authsinkd exits 0 on SIGTERM");
+    unlike(Authsink::slurp("$sink{$m}{dir}/authsinkd.log"),
+        qr/AddressSanitizer|LeakSanitizer|runtime error:/, "$m: no sanitizer report");
+}
 done_testing;
