@@ -47,6 +47,8 @@ struct conn {
 	struct relp_parser relp;	/* relp: */
 	unsigned long *acks;	/* relp: txnrs of messages not yet acknowledged */
 	size_t nacks, capacks;
+	int is_relp;		/* c->relp, not c->framer (the listener may be
+				 * freed before the connection's handles close) */
 	int relp_open;		/* relp: the client sent "open" */
 	uv_timer_t stall;	/* armed while a frame is incomplete */
 	int closing;
@@ -283,7 +285,7 @@ conn_closed(uv_handle_t *h)
 
 	if (++c->closing < 3)
 		return;
-	if (c->l->kind == LISTEN_RELP)
+	if (c->is_relp)
 		relp_free(&c->relp);
 	else
 		framer_free(&c->framer);
@@ -566,7 +568,8 @@ stream_accept(uv_stream_t *server, int status)
 	c->h.handle.data = c;
 	uv_timer_init(l->d->loop, &c->stall);
 	c->stall.data = c;
-	if (l->kind == LISTEN_RELP)
+	c->is_relp = l->kind == LISTEN_RELP;
+	if (c->is_relp)
 		relp_init(&c->relp, (size_t)l->d->cfg.max_message, relp_frame, c);
 	else
 		framer_init(&c->framer, (size_t)l->d->cfg.max_message, frame_emit, c);
