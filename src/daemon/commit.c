@@ -276,6 +276,7 @@ commit_now(struct daemon *d)
 	d->last_commit_end = uv_now(d->loop);
 	d->last_commit_cost = d->last_commit_end - start;
 	export_update(d);
+	listeners_committed(d);
 	return 0;
 fail_cancel: {
 	int saved = errno;

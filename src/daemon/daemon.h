@@ -83,6 +83,8 @@ void commit_close(struct daemon *d);
 /* listen.c */
 int listeners_open(struct daemon *d, struct errbuf *err);
 void listeners_close(struct daemon *d);
+/* After a commit: answer the RELP messages it made durable. */
+void listeners_committed(struct daemon *d);
 
 /* dump.c */
 int dump_state(struct daemon *d);

@@ -1,8 +1,9 @@
-/* listen.c - UDP, TCP, UNIX stream and UNIX datagram listeners.
+/* listen.c - UDP, TCP, RELP, UNIX stream and UNIX datagram listeners.
  *
  * Datagram listeners hand each datagram to ingest; stream listeners run
- * each connection through a framer. Peers outside loopback/allow-from
- * are counted and dropped before anything is parsed. */
+ * each connection through a framer (RELP: a RELP parser, and each message
+ * is acknowledged once what it changed is committed). Peers outside
+ * loopback/allow-from are counted and dropped before anything is parsed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "daemon.h"
 #include "listen.h"
+#include "relp.h"
 
 /* libuv hands out 64 KiB slots to recvmmsg, 20 at most per call. */
 #define UDP_SLOT 65536
@@ -26,6 +28,11 @@
 #define UDP_RCVBUF (4 << 20)
 #define UNIX_DGRAM_BATCH 32
 #define STREAM_READ_BUF 65536
+/* RELP: acknowledgements held until the next commit, per connection.
+ * rsyslog's window is 128; a client far past it is not waiting for
+ * them. Nor is one that leaves this much of them unread. */
+#define RELP_ACKS_MAX 65536
+#define RELP_UNREAD_MAX (4u << 20)
 
 struct conn {
 	struct conn *next, *prev;
@@ -36,7 +43,13 @@ struct conn {
 		uv_tcp_t tcp;
 		uv_pipe_t pipe;
 	} h;
-	struct framer framer;
+	struct framer framer;	/* tcp:, unix: */
+	struct relp_parser relp;	/* relp: */
+	unsigned long *acks;	/* relp: txnrs of messages not yet acknowledged */
+	size_t nacks, capacks;
+	int is_relp;		/* c->relp, not c->framer (the listener may be
+				 * freed before the connection's handles close) */
+	int relp_open;		/* relp: the client sent "open" */
 	uv_timer_t stall;	/* armed while a frame is incomplete */
 	int closing;
 };
@@ -272,7 +285,11 @@ conn_closed(uv_handle_t *h)
 
 	if (++c->closing < 3)
 		return;
-	framer_free(&c->framer);
+	if (c->is_relp)
+		relp_free(&c->relp);
+	else
+		framer_free(&c->framer);
+	free(c->acks);
 	free(c);
 }
 
@@ -315,10 +332,158 @@ watch_stall(struct conn *c)
 {
 	long timeout = c->l->d->cfg.idle_timeout;
 
-	if (timeout > 0 && c->framer.state != FRAME_START)
+	int inside = c->l->kind == LISTEN_RELP ? relp_in_frame(&c->relp) :
+	    c->framer.state != FRAME_START;
+
+	if (timeout > 0 && inside)
 		uv_timer_start(&c->stall, stall_expired, (uint64_t)timeout * 1000, 0);
 	else
 		uv_timer_stop(&c->stall);
+}
+
+/* ---- RELP: rsyslog's omrelp keeps each message until it is answered,
+ * and sends it again on a new connection if the answer never came. So a
+ * message is answered only once what it changed is in the table: when
+ * nothing waits for a commit, at once; else after the next commit. A
+ * kill -9 then loses no answered message. */
+
+struct relp_write {
+	uv_write_t req;
+	char data[];
+};
+
+static void
+relp_written(uv_write_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+static void
+relp_send(struct conn *c, const char *bytes, size_t len)
+{
+	struct relp_write *w;
+	uv_buf_t b;
+
+	if (c->closing)
+		return;
+	if (uv_stream_get_write_queue_size(&c->h.stream) > RELP_UNREAD_MAX) {
+		log_warn("%s: RELP client reads no answers, closing connection",
+		    c->l->text);
+		conn_close(c);
+		return;
+	}
+	w = xmalloc(sizeof(*w) + len);
+	memcpy(w->data, bytes, len);
+	b = uv_buf_init(w->data, (unsigned int)len);
+	if (uv_write(&w->req, &c->h.stream, &b, 1, relp_written) != 0) {
+		free(w);
+		conn_close(c);
+	}
+}
+
+static void
+relp_reply(struct conn *c, unsigned long txnr, const char *text)
+{
+	size_t len = strlen(text);
+	char *buf = xmalloc(len + 32);
+
+	relp_send(c, buf, relp_response(buf, txnr, text, len));
+	free(buf);
+}
+
+/* Answer every message held: what they changed is committed. */
+static void
+relp_flush(struct conn *c)
+{
+	char *buf, *p;
+
+	if (c->nacks == 0)
+		return;
+	p = buf = xmalloc(c->nacks * 32);
+	for (size_t i = 0; i < c->nacks; i++)
+		p += relp_response(p, c->acks[i], "200 OK", 6);
+	c->nacks = 0;
+	relp_send(c, buf, (size_t)(p - buf));
+	free(buf);
+}
+
+void
+listeners_committed(struct daemon *d)
+{
+	for (struct listener *l = d->listeners; l != NULL; l = l->next)
+		if (l->kind == LISTEN_RELP)
+			for (struct conn *c = l->conns; c != NULL; c = c->next)
+				relp_flush(c);
+}
+
+static void
+relp_shut(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	(void)status;
+	free(req);
+	conn_close(c);
+}
+
+static void
+relp_frame(void *arg, unsigned long txnr, const char *cmd, const char *data,
+    size_t len, int truncated)
+{
+	struct conn *c = arg;
+	struct daemon *d = c->l->d;
+
+	if (c->closing)
+		return;
+	if (!strcmp(cmd, "syslog")) {
+		if (!c->relp_open) {
+			relp_reply(c, txnr, "500 no open session");
+			return;
+		}
+		ingest_message(d, data, len, truncated);
+		if (c->closing)
+			return;
+		if (c->nacks == RELP_ACKS_MAX) {
+			log_warn("%s: RELP client sent %d messages without waiting "
+			    "for answers, closing connection", c->l->text,
+			    RELP_ACKS_MAX);
+			conn_close(c);
+			return;
+		}
+		if (c->nacks == c->capacks) {
+			c->capacks = c->capacks ? 2 * c->capacks : 64;
+			c->acks = xrealloc(c->acks, c->capacks * sizeof(*c->acks));
+		}
+		c->acks[c->nacks++] = txnr;
+		if (d->npending == 0)
+			relp_flush(c);
+	} else if (!strcmp(cmd, "open")) {
+		/* Our offers, whatever the client's: protocol version 0 and
+		 * the one command we take. */
+		relp_reply(c, txnr, "200 OK\nrelp_version=0\nrelp_software=authsinkd,"
+		    AUTHSINK_VERSION "\ncommands=syslog");
+		c->relp_open = 1;
+	} else if (!strcmp(cmd, "close")) {
+		/* Answer what can be answered, then the close, then hang up
+		 * once it is written. */
+		if (c->nacks > 0 && commit_now(d) == 0)
+			relp_flush(c);
+		relp_reply(c, txnr, "");
+		if (c->closing)
+			return;
+		uv_shutdown_t *req = xmalloc(sizeof(*req));
+		req->data = c;
+		if (uv_shutdown(req, &c->h.stream, relp_shut) != 0) {
+			free(req);
+			conn_close(c);
+			return;
+		}
+		uv_read_stop(&c->h.stream);
+		c->relp_open = 0;
+	} else {
+		relp_reply(c, txnr, "500 command not supported");
+	}
 }
 
 static void
@@ -335,10 +500,16 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct conn *c = s->data;
 
 	if (nread > 0) {
-		if (framer_feed(&c->framer, buf->base, (size_t)nread) < 0) {
+		int rc = c->l->kind == LISTEN_RELP ?
+		    relp_feed(&c->relp, buf->base, (size_t)nread) :
+		    framer_feed(&c->framer, buf->base, (size_t)nread);
+		if (c->closing)
+			return;	/* a RELP close, or too many acks held */
+		if (rc < 0) {
 			c->l->d->n.framing_errors++;
-			log_warn("%s: framing error (bad octet count), closing "
-			    "connection", c->l->text);
+			log_warn("%s: framing error (%s), closing connection",
+			    c->l->text, c->l->kind == LISTEN_RELP ?
+			    "not a RELP frame" : "bad octet count");
 			conn_close(c);
 			return;
 		}
@@ -349,7 +520,8 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread != UV_EOF)
 		log_debug("%s: read error: %s", c->l->text, uv_strerror((int)nread));
-	if (framer_finish(&c->framer))
+	if (c->l->kind == LISTEN_RELP ? relp_in_frame(&c->relp) :
+	    framer_finish(&c->framer))
 		c->l->d->n.framing_errors++;
 	conn_close(c);
 }
@@ -389,14 +561,18 @@ stream_accept(uv_stream_t *server, int status)
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->l = l;
-	if (l->kind == LISTEN_TCP)
+	if (l->kind != LISTEN_UNIX_STREAM)
 		uv_tcp_init(l->d->loop, &c->h.tcp);
 	else
 		uv_pipe_init(l->d->loop, &c->h.pipe, 0);
 	c->h.handle.data = c;
 	uv_timer_init(l->d->loop, &c->stall);
 	c->stall.data = c;
-	framer_init(&c->framer, (size_t)l->d->cfg.max_message, frame_emit, c);
+	c->is_relp = l->kind == LISTEN_RELP;
+	if (c->is_relp)
+		relp_init(&c->relp, (size_t)l->d->cfg.max_message, relp_frame, c);
+	else
+		framer_init(&c->framer, (size_t)l->d->cfg.max_message, frame_emit, c);
 	c->next = l->conns;
 	if (l->conns)
 		l->conns->prev = c;
@@ -481,6 +657,7 @@ listeners_open(struct daemon *d, struct errbuf *err)
 			rc = open_udp(l, ls);
 			break;
 		case LISTEN_TCP:
+		case LISTEN_RELP:
 			rc = open_tcp(l, ls);
 			break;
 		case LISTEN_UNIX_DGRAM:

@@ -129,7 +129,7 @@ static int
 parse_endpoint(const char *text, struct listen_spec *ls, struct errbuf *err)
 {
 	static const struct { const char *prefix; enum listen_kind kind; } kinds[] = {
-		{ "udp:", LISTEN_UDP }, { "tcp:", LISTEN_TCP },
+		{ "udp:", LISTEN_UDP }, { "tcp:", LISTEN_TCP }, { "relp:", LISTEN_RELP },
 		{ "unix-dgram:", LISTEN_UNIX_DGRAM }, { "unix:", LISTEN_UNIX_STREAM },
 	};
 
@@ -140,7 +140,7 @@ parse_endpoint(const char *text, struct listen_spec *ls, struct errbuf *err)
 		if (strncmp(text, kinds[i].prefix, n) != 0)
 			continue;
 		ls->kind = kinds[i].kind;
-		if (ls->kind == LISTEN_UDP || ls->kind == LISTEN_TCP) {
+		if (LISTEN_INET(ls->kind)) {
 			if (parse_hostport(text + n, ls, err) == 0)
 				return 0;
 		} else if (text[n] != '/') {
@@ -155,6 +155,7 @@ parse_endpoint(const char *text, struct listen_spec *ls, struct errbuf *err)
 		return -1;
 	}
 	errbuf_set(err, "\"%s\": expected udp:ADDR:PORT, tcp:ADDR:PORT, "
+	    "relp:ADDR:PORT, "
 	    "unix-dgram:/PATH or unix:/PATH", text);
 	listen_spec_free(ls);
 	return -1;
@@ -217,7 +218,7 @@ static int
 apply_listen_option(struct listen_spec *ls, char *opt, struct errbuf *err)
 {
 	char *eq = strchr(opt, '='), *v;
-	int unix_only, inet = ls->kind == LISTEN_UDP || ls->kind == LISTEN_TCP;
+	int unix_only, inet = LISTEN_INET(ls->kind);
 
 	if (eq == NULL || eq[1] == '\0') {
 		errbuf_set(err, "listen option \"%s\": expected name=value", opt);
@@ -277,7 +278,7 @@ listen_spec_parse(const char *text, struct listen_spec *ls, struct errbuf *err)
 	tok = strtok_r(buf, " \t", &save);
 	if (tok == NULL) {
 		errbuf_set(err, "empty listen value: expected udp:ADDR:PORT, "
-		    "tcp:ADDR:PORT, unix-dgram:/PATH or unix:/PATH");
+		    "tcp:ADDR:PORT, relp:ADDR:PORT, unix-dgram:/PATH or unix:/PATH");
 		return -1;
 	}
 	if (parse_endpoint(tok, ls, err) < 0)

@@ -13,7 +13,9 @@
 #define DEFAULT_DUMPFILE "/run/authsink/authsinkd.dump"
 #define DEFAULT_SOCKET   "/run/authsink/log.sock"
 
-enum listen_kind { LISTEN_UDP, LISTEN_TCP, LISTEN_UNIX_DGRAM, LISTEN_UNIX_STREAM };
+enum listen_kind { LISTEN_UDP, LISTEN_TCP, LISTEN_UNIX_DGRAM, LISTEN_UNIX_STREAM,
+	LISTEN_RELP };
+#define LISTEN_INET(k) ((k) == LISTEN_UDP || (k) == LISTEN_TCP || (k) == LISTEN_RELP)
 
 struct listen_spec {
 	enum listen_kind kind;

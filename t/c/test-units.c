@@ -1,4 +1,4 @@
-/* test-units.c - addresses, CIDRs, framing, table values, config errors,
+/* test-units.c - addresses, CIDRs, framing, RELP frames, table values, config errors,
  * rule matching edge cases. */
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "config.h"
 #include "frame.h"
 #include "relay.h"
+#include "relp.h"
 #include "rules.h"
 #include "syslog.h"
 #include "util.h"
@@ -112,6 +113,80 @@ feed_bytewise(struct framer *f, const char *s)
 		if (framer_feed(f, s, 1) < 0)
 			return -1;
 	return 0;
+}
+
+/* RELP frames: what the parser hands on. */
+static char relp_cmds[8][RELP_CMD_MAX + 1];
+static unsigned long relp_txnrs[8];
+static int nrelp;
+
+static void
+relp_collect(void *arg, unsigned long txnr, const char *cmd, const char *data,
+    size_t len, int truncated)
+{
+	if (nrelp < 8) {
+		strcpy(relp_cmds[nrelp], cmd);
+		relp_txnrs[nrelp] = txnr;
+	}
+	collect(arg, data, len, truncated);
+	nrelp++;
+}
+
+static void
+test_relp(void)
+{
+	static const char stream[] = "1 open 30 relp_version=0\ncommands=syslog\n"
+	    "2 syslog 12 <13>1 - h a\n\n"
+	    "999999999 syslog 5 x y z\n"
+	    "3 close 0\n";
+	static const char *const bad[] = {
+		"x open 0\n", " 1 open 0\n", "1  open 0\n", "1 op3n 0\n",
+		"1234567890 open 0\n", "1 open 0 \n", "1 open 0x", "1 open 2 abX",
+		"1 open 99999999 x", "1 syslog1 0\n",
+		"1 abcdefghijklmnopqrstuvwxyzabcdefg 0\n",
+	};
+	struct relp_parser p;
+	char buf[64];
+
+	for (size_t cut = 0; cut < sizeof(stream) - 1; cut += 7) {
+		nframes = ntrunc = nrelp = 0;
+		relp_init(&p, 32, relp_collect, NULL);
+		ok(relp_feed(&p, stream, cut) == 0 &&
+		    relp_feed(&p, stream + cut, sizeof(stream) - 1 - cut) == 0 &&
+		    !relp_in_frame(&p), "RELP stream split at %zu parses", cut);
+		ok(nrelp == 4 && !strcmp(relp_cmds[0], "open") &&
+		    !strcmp(frames[0], "relp_version=0\ncommands=syslog") &&
+		    relp_txnrs[1] == 2 && !strcmp(relp_cmds[1], "syslog") &&
+		    !strcmp(frames[1], "<13>1 - h a\n") &&
+		    relp_txnrs[2] == 999999999 && !strcmp(frames[2], "x y z") &&
+		    !strcmp(relp_cmds[3], "close") && frames[3][0] == '\0' &&
+		    ntrunc == 0, "  open, 2 syslog (LF inside the data kept), close");
+		relp_free(&p);
+	}
+	nframes = ntrunc = nrelp = 0;
+	relp_init(&p, 4, relp_collect, NULL);
+	for (const char *c = "7 syslog 10 0123456789\n8 syslog 1 a\n"; *c; c++)
+		if (relp_feed(&p, c, 1) < 0)
+			break;
+	ok(nrelp == 2 && ntrunc == 1 && !strcmp(frames[0], "0123") &&
+	    !strcmp(frames[1], "a"), "RELP data past max-message cut and flagged, "
+	    "byte by byte, the next frame intact");
+	relp_free(&p);
+	relp_init(&p, 4, relp_collect, NULL);
+	ok(relp_feed(&p, "5 syslog 3 ab", 13) == 0 && relp_in_frame(&p),
+	    "an incomplete RELP frame is inside a frame");
+	relp_free(&p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		nrelp = 0;
+		relp_init(&p, 32, relp_collect, NULL);
+		ok(relp_feed(&p, bad[i], strlen(bad[i])) < 0 && nrelp == 0,
+		    "not RELP (bad frame %zu)", i);
+		relp_free(&p);
+	}
+	ok(relp_response(buf, 42, "200 OK", 6) == 16 && !memcmp(buf, "42 rsp 6 200 OK\n", 16),
+	    "RELP response: 42 rsp 6 200 OK");
+	ok(relp_response(buf, 3, "", 0) == 8 && !memcmp(buf, "3 rsp 0\n", 8),
+	    "RELP response without data: 3 rsp 0");
 }
 
 static void
@@ -220,6 +295,8 @@ test_config(void)
 		{ "ttl = ten\n", ":1: \"ten\" is not a duration" },
 		{ "listen = udp:localhost:514\n", ":1: \"udp:localhost:514\": \"localhost\" is not an IP address" },
 		{ "listen = tcp:127.0.0.1:99999\n", "port must be 1..65535" },
+		{ "listen = relp:127.0.0.1\n", "relp:127.0.0.1" },
+		{ "listen = relp:/run/x mode=0600\n", "relp:/run/x" },
 		{ "listen = unix:relative.sock\n", "must be absolute" },
 		{ "listen = sctp:1.2.3.4:5\n", "expected udp:ADDR:PORT" },
 		{ "never-relay = 10.0.0.0/8 nonsense\n", "\"nonsense\" is not an address or CIDR" },
@@ -337,6 +414,7 @@ main(void)
 	test_addresses();
 	test_cidrs();
 	test_framing();
+	test_relp();
 	test_relay_values();
 	test_config();
 	test_rules();
