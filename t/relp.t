@@ -103,6 +103,57 @@ SKIP: {
     ok(relayed($d, '192.0.2.54'), '  and in the table by then');
 }
 
+# More logins than the daemon queues (4096) while commits fail (a full
+# disk: a tiny tmpfs in a private mount namespace): the one that does not
+# fit is never answered, the connection is closed instead, so the sender
+# sends it again; nothing is answered that is not in the table.
+SKIP: {
+    skip 'disk-full test needs root (mount namespace)', 6 if $> != 0;
+    need_program('unshare', 'util-linux');
+    my $dir = temp_dir();
+    my $small = "$dir/small";
+    mkdir $small;
+    my $rport = free_port();
+    my $df = start_daemon(dir => $dir, no_start => 1,
+        listen => ["relp:127.0.0.1:$rport"],
+        extra => "table = $small/relay.tdb\ncommit-interval = 20ms\nttl = 1h\n",
+        wrap => ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+            "mount -t tmpfs -o size=8m tmpfs $small && exec \"\$0\" \"\$@\""]);
+    $df->{table} = "$small/relay.tdb";
+    Authsink::restart_daemon($df);
+    my @ns = ('nsenter', '-t', $df->{pid}, '-m');
+    my $in_table = sub { (run_cmd(@ns, build_dir() . '/authsink', '-t',
+        $df->{table}, 'check', $_[0]))[0] == 0 };
+    my $addr = sub { sprintf('2001:db8::%x', $_[0]) };
+    my $send = sub {	# a fresh connection, the logins @_; the answered ones
+        my $f = { s => IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => $rport, Proto => 'tcp') || die("connect: $!"), buf => '' };
+        print { $f->{s} } frame(1, 'open', 'relp_version=0');
+        response($f);
+        print { $f->{s} } join '', map { frame(1 + $_, 'syslog',
+            dovecot_line("f$_", $addr->($_))) } @_;
+        my @ok;
+        while (my @r = response($f, 30)) {
+            push @ok, $r[0] - 1 if $r[2] eq '200 OK';
+        }
+        return @ok;
+    };
+    system(@ns, 'sh', '-c', "dd if=/dev/zero of=$small/filler bs=4k 2>/dev/null; true");
+    my @ok = $send->(1 .. 5000);
+    cmp_ok(scalar @ok, '<', 5000, 'commits failing, queue full: the connection is closed, '
+        . 'not every login answered (' . scalar(@ok) . ' were)');
+    is(scalar(grep { !$in_table->($addr->($_)) } @ok), 0, '  every answered login is in the table');
+    like(Authsink::slurp($df->{log}), qr/closing a RELP connection so its sender retries/,
+        '  and the daemon says why');
+    system(@ns, 'rm', '-f', "$small/filler");
+    my %ok = map { $_ => 1 } @ok;
+    my @again = grep { !$ok{$_} } 1 .. 5000;
+    my @ok2 = $send->(@again);
+    is(scalar @ok2, scalar @again, 'space freed: the sender resends the rest, all answered');
+    is(scalar(grep { !$in_table->($addr->($_)) } 1 .. 5000), 0, '  and all 5000 logins are in the table');
+    is(Authsink::stop_daemon($df), 0, '  clean exit');
+}
+
 print { $c->{s} } frame(400, 'starttls');
 @r = response($c);
 like($r[2] // '', qr/^500 /, 'an unknown command: 500');

@@ -53,7 +53,9 @@ schedule_commit(struct daemon *d)
 	uv_timer_start(&d->commit_timer, commit_timer_cb, delay, 0);
 }
 
-void
+/* 0 queued (or committed), -1 dropped: the queue was full and the
+ * commit that would have emptied it failed. */
+int
 commit_queue(struct daemon *d, const struct relay_event *ev)
 {
 	if (ev->action == RULE_REVOKE)
@@ -62,9 +64,10 @@ commit_queue(struct daemon *d, const struct relay_event *ev)
 		d->n.granted++;
 	d->pending[d->npending++] = *ev;
 	if (d->npending == PENDING_MAX)
-		commit_now(d);
-	else if (d->npending == 1)
+		return commit_now(d) < 0 && d->npending < PENDING_MAX ? -1 : 0;
+	if (d->npending == 1)
 		schedule_commit(d);
+	return 0;
 }
 
 /* Close `n` sessions of `addr`; when none is left open, its ttl counts

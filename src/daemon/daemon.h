@@ -69,13 +69,15 @@ struct daemon {
 };
 
 /* ingest.c */
-void ingest_message(struct daemon *d, const char *buf, size_t len, int truncated);
+/* 0, or -1 when the event it caused was dropped (commits failing with the
+ * queue full): a RELP client must then not be told it was taken. */
+int ingest_message(struct daemon *d, const char *buf, size_t len, int truncated);
 int peer_allowed(const struct daemon *d, const struct listener *l,
     const struct sockaddr *sa);
 
 /* commit.c */
 void commit_init(struct daemon *d);
-void commit_queue(struct daemon *d, const struct relay_event *ev);
+int commit_queue(struct daemon *d, const struct relay_event *ev);
 int commit_now(struct daemon *d);
 void sweep_now(struct daemon *d);
 void commit_close(struct daemon *d);

@@ -67,7 +67,7 @@ session_name(const struct syslog_msg *m, const struct rule_match *match,
 		    m->hostname.n ? m->hostname.p : "-", match->session);
 }
 
-void
+int
 ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 {
 	struct syslog_msg m;
@@ -83,21 +83,21 @@ ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 	if (st != SYSLOG_OK) {
 		d->n.malformed++;
 		log_debug("dropped malformed message: %s", syslog_status_str(st));
-		return;
+		return 0;
 	}
 	if (d->rules == NULL || !rules_match(d->rules, &m, &match))
-		return;
+		return 0;
 	d->n.matched++;
 	d->rule_hits[rule_index(match.rule)]++;
 	switch (correlate_apply(d->correlator, &m, event_time(d, &m, now), &match)) {
 	case CORRELATE_REMEMBERED:
 		d->n.remembered++;
-		return;
+		return 0;
 	case CORRELATE_UNPAIRED:
 		d->n.unpaired++;
 		log_debug("rule %s: no address line from this process",
 		    rule_name(match.rule));
-		return;
+		return 0;
 	case CORRELATE_NONE:
 	case CORRELATE_PAIRED:
 		break;
@@ -107,7 +107,7 @@ ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 	session_name(&m, &match, ev.session);
 	if (!rule_match_by_session(&match) &&
 	    !acceptable_address(d, match.address, ev.addr))
-		return;		/* also `session = pid` on a line without PROCID */
+		return 0;		/* also `session = pid` on a line without PROCID */
 	ev.ttl = match.ttl > 0 ? match.ttl : d->cfg.ttl;
 	ev.max_session = d->cfg.max_session;
 	ev.when = event_time(d, &m, now);
@@ -115,11 +115,11 @@ ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 	    ev.when + (ev.session[0] ? ev.max_session : ev.ttl) <= now) {
 		d->n.stale++;
 		log_debug("ignoring login of %s: older than its ttl", ev.addr);
-		return;
+		return 0;
 	}
 	str_copy(ev.user, match.user, sizeof(ev.user));
 	str_copy(ev.rule, rule_name(match.rule), sizeof(ev.rule));
 	log_debug("rule %s: %s %s user=%s", ev.rule,
 	    rule_action_name(ev.action), ev.addr, ev.user);
-	commit_queue(d, &ev);
+	return commit_queue(d, &ev);
 }

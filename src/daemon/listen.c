@@ -441,7 +441,16 @@ relp_frame(void *arg, unsigned long txnr, const char *cmd, const char *data,
 			relp_reply(c, txnr, "500 no open session");
 			return;
 		}
-		ingest_message(d, data, len, truncated);
+		if (ingest_message(d, data, len, truncated) < 0) {
+			/* Not taken: hang up without an answer, so omrelp
+			 * sends it again (with what this connection has
+			 * not had answered yet). */
+			log_warn("%s: relay table not writable and %d events "
+			    "waiting: closing a RELP connection so its sender "
+			    "retries", c->l->text, PENDING_MAX);
+			conn_close(c);
+			return;
+		}
 		if (c->closing)
 			return;
 		if (c->nacks == RELP_ACKS_MAX) {
