@@ -5,7 +5,8 @@
 # line:...`), each in a private Exim configuration run with
 # `exim -C CONF -bh ADDR`. Relaying to a foreign domain is accepted
 # exactly for live entries, IPv6 included; an unreadable list or reader
-# never relays (451, or the session ends). (The module and ${run}: t/peer-exim.t.)
+# never relays (451, or the session ends): a missing table, a serve
+# killed (its socket left, nobody listening), a serve stopped (no socket). (The module and ${run}: t/peer-exim.t.)
 use strict;
 use warnings;
 use FindBin;
@@ -67,7 +68,19 @@ rename $d->{table}, "$d->{table}.away" or die;
 like(rcpt($conf{readsocket}, '198.51.100.20'), $DEFER, 'readsocket: table missing: 451');
 rename "$d->{table}.away", $d->{table} or die;
 like(rcpt($conf{readsocket}, '198.51.100.20'), $OK, 'readsocket: table back');
+# serve killed: its socket file is left, nobody listens on it.
+kill 'KILL', $serve->{pid};
+is(waitpid($serve->{pid}, 0), delete $serve->{pid}, 'serve killed with -9');
+ok(-S $sock, '  its socket file is left behind');
+like(rcpt($conf{readsocket}, '198.51.100.20'), $DEFER, 'readsocket: stale socket, no reader: 451');
+unlike(rcpt($conf{readsocket}, '198.51.100.20', 'someone@foreign.example.net'), $OK,
+    'readsocket: stale socket: never 250');
+# A new serve replaces the stale socket; Exim relays again.
+$serve = start_serve($dir, @t, 'serve', "line:unix:$sock");
+like(rcpt($conf{readsocket}, '198.51.100.20'), $OK, 'readsocket: serve restarted: relays again');
+like(rcpt($conf{readsocket}, '192.0.2.8'), $NO, 'readsocket: serve restarted: unknown refused');
 stop_peer($serve);
-like(rcpt($conf{readsocket}, '198.51.100.20'), $DEFER, 'readsocket: no reader: 451');
+ok(!-e $sock, 'serve stopped: socket removed');
+like(rcpt($conf{readsocket}, '198.51.100.20'), $DEFER, 'readsocket: no socket: 451');
 
 done_testing;

@@ -6,6 +6,7 @@
 # ${run{authsink check ...}}. `exim -C CONF -bh ADDR` runs each SMTP
 # session as if from ADDR, without a daemon. A table that cannot be read,
 # or a lock held past the module's timeout, defers (451), never relays.
+# (${readsocket} on `authsink serve` and the exported list: t/exim-lists.t.)
 use strict;
 use warnings;
 use FindBin;

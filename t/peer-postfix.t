@@ -7,6 +7,8 @@
 #   spawnmap   check_client_access socketmap: on a spawn(8) service
 #              running `authsink socketmap`
 #   servemap   check_client_access socketmap: on `authsink serve`
+#   servepolicy check_policy_service inet: on the same `authsink serve`
+#              (policy:tcp:, as contrib/postfix/main.cf has it)
 #   export     check_client_access texthash: on the file authsinkd keeps
 #              up to date (export = PATH, export-format = postfix)
 # Relaying to a foreign domain must be accepted exactly for live entries.
@@ -60,14 +62,15 @@ chmod 0755, $bin;
 my @t = ('-t', $d->{table});
 sub add { my ($rc, undef, $err) = authsink(@t, 'add', @_); $rc == 0 or die "add @_: $err" }
 
-# --- authsink serve for the socketmap: lookups ---
+# --- one authsink serve for the socketmap and the policy service ---
 my $mapsock = "$dir/map.sock";
+my $policy_port = free_port();
 my $serve = start_peer(name => 'authsink serve', log => "$dir/serve.log",
-    argv => [$bin, @t, 'serve', "socketmap:unix:$mapsock"],
-    ready => sub { -S $mapsock });
+    argv => [$bin, @t, 'serve', "socketmap:unix:$mapsock", "policy:tcp:127.0.0.1:$policy_port"],
+    ready => sub { -S $mapsock && tcp_listening($policy_port) });
 
 # --- Postfix: main.cf, master.cf, queue ---
-my %port = map { $_ => free_port() } qw(policy spawnmap servemap export);
+my %port = map { $_ => free_port() } qw(policy spawnmap servemap servepolicy export);
 my $conf = "$dir/postfix";
 my $queue = "$dir/queue";
 mkdir $_ or die "$_: $!" for $conf, $queue, "$dir/data",
@@ -103,6 +106,7 @@ biff = no
 authsink_policy = check_policy_service unix:private/authsink, reject_unauth_destination
 authsink_spawnmap = check_client_access socketmap:unix:private/authsink-map:relay, reject_unauth_destination
 authsink_servemap = check_client_access socketmap:unix:$mapsock:relay, reject_unauth_destination
+authsink_servepolicy = check_policy_service inet:127.0.0.1:$policy_port, reject_unauth_destination
 authsink_export = check_client_access texthash:$dir/relay.txt, reject_unauth_destination
 EOF
 
@@ -110,6 +114,7 @@ write_file("$conf/master.cf", <<"EOF");
 127.0.0.1:$port{policy} inet n - n - - smtpd -o smtpd_relay_restrictions=\$authsink_policy
 127.0.0.1:$port{spawnmap} inet n - n - - smtpd -o smtpd_relay_restrictions=\$authsink_spawnmap
 127.0.0.1:$port{servemap} inet n - n - - smtpd -o smtpd_relay_restrictions=\$authsink_servemap
+127.0.0.1:$port{servepolicy} inet n - n - - smtpd -o smtpd_relay_restrictions=\$authsink_servepolicy
 127.0.0.1:$port{export} inet n - n - - smtpd -o smtpd_relay_restrictions=\$authsink_export -o max_use=1
 rewrite unix - - n - - trivial-rewrite
 anvil unix - - n - 1 anvil
@@ -169,7 +174,7 @@ ok(wait_until(sub { my $x = slurp_file("$dir/relay.txt") // '';
         $x =~ /^192\.0\.2\.7 OK$/m && $x =~ /^2001:db8::7 OK$/m }, 10),
     'authsinkd exports the table in Postfix format');
 
-for my $via (qw(policy spawnmap servemap export)) {
+for my $via (qw(policy spawnmap servemap servepolicy export)) {
     like(rcpt($via, '192.0.2.7'), $RELAY_OK, "$via: live IPv4 client may relay");
     like(rcpt($via, '2001:db8::7'), $RELAY_OK, "$via: live IPv6 client may relay");
     like(rcpt($via, '192.0.2.8'), $DENIED, "$via: unknown client may not relay");
@@ -179,7 +184,7 @@ for my $via (qw(policy spawnmap servemap export)) {
 
 # Expiry: the entry is still in the table, but no longer live.
 sleep 1.2;
-for my $via (qw(policy spawnmap servemap)) {
+for my $via (qw(policy spawnmap servemap servepolicy)) {
     like(rcpt($via, '192.0.2.9'), $DENIED, "$via: an expired entry grants nothing");
 }
 
@@ -187,7 +192,7 @@ for my $via (qw(policy spawnmap servemap)) {
 send_udp($d->{udp}, "<38>1 - mx dovecot 4242 - - " . dovecot_login('bob', '198.51.100.20'));
 ok(wait_until(sub { (authsink(@t, 'check', '198.51.100.20'))[0] == 0 }, 10),
     'a Dovecot login reaches the table');
-for my $via (qw(policy spawnmap servemap)) {
+for my $via (qw(policy spawnmap servemap servepolicy)) {
     like(rcpt($via, '198.51.100.20'), $RELAY_OK, "$via: relaying after a POP/IMAP login");
 }
 ok(wait_until(sub { (slurp_file("$dir/relay.txt") // '') =~ /^198\.51\.100\.20 OK$/m }, 10),
@@ -196,7 +201,7 @@ like(rcpt('export', '198.51.100.20'), $RELAY_OK, 'export: relaying after a login
 
 # Revocation by hand.
 authsink(@t, 'del', '192.0.2.7');
-for my $via (qw(policy spawnmap servemap)) {
+for my $via (qw(policy spawnmap servemap servepolicy)) {
     like(rcpt($via, '192.0.2.7'), $DENIED, "$via: a deleted entry grants nothing");
 }
 
@@ -212,8 +217,12 @@ like(rcpt('policy', '198.51.100.20', 'postmaster@example.test'), $RELAY_OK,
     'policy: table missing: local mail accepted');
 like(rcpt('spawnmap', '198.51.100.20'), qr/^4\d\d /, 'spawnmap: table missing: 4xx');
 like(rcpt('servemap', '198.51.100.20'), qr/^4\d\d /, 'servemap: table missing: 4xx');
+like(rcpt('servepolicy', '198.51.100.20'), qr/^4\d\d /, 'servepolicy: table missing: relaying deferred (4xx)');
+like(rcpt('servepolicy', '198.51.100.20', 'postmaster@example.test'), $RELAY_OK,
+    'servepolicy: table missing: local mail accepted');
 rename "$d->{table}.away", $d->{table} or die;
 like(rcpt('servemap', '198.51.100.20'), $RELAY_OK, 'servemap: the table is back, so is relaying');
+like(rcpt('servepolicy', '198.51.100.20'), $RELAY_OK, 'servepolicy: the table is back');
 like(rcpt('policy', '198.51.100.20'), $RELAY_OK, 'policy: the table is back');
 
 # The exported file is gone: no relaying through texthash either.
@@ -222,15 +231,17 @@ my $r = rcpt('export', '198.51.100.20');
 unlike($r, qr/^250 /, "export: file missing: not relayed ($r)");
 rename "$dir/relay.txt.away", "$dir/relay.txt" or die;
 
-# The long-running reader is gone: Postfix defers, it does not relay.
-stop_peer($serve);
-like(rcpt('servemap', '198.51.100.20'), qr/^4\d\d /, 'servemap: reader stopped: 4xx');
-ok(!-e $mapsock, 'authsink serve removed its socket on SIGTERM');
-
+# Up to here Postfix must not have had a problem with authsink.
 my $log = slurp_file("$dir/maillog") // '';
 unlike($log, qr/problem talking to server|malformed|protocol error|fatal|panic/i,
     'Postfix logged no protocol problem with authsink')
     or diag($log);
+
+# The long-running reader is gone: Postfix defers, it does not relay.
+stop_peer($serve);
+like(rcpt('servemap', '198.51.100.20'), qr/^4\d\d /, 'servemap: reader stopped: 4xx');
+like(rcpt('servepolicy', '198.51.100.20'), qr/^4\d\d /, 'servepolicy: reader stopped: 4xx');
+ok(!-e $mapsock, 'authsink serve removed its socket on SIGTERM');
 
 sub slurp_file { my ($f) = @_; open my $h, '<', $f or return undef; local $/; <$h> }
 

@@ -27,6 +27,10 @@
 #define SERVE_USAGE "usage: authsink serve [-v] [--action ACTION] [--value VALUE] " \
 	"[--socket-mode OCTAL] [--max-clients N] KIND:unix:/PATH|KIND:tcp:ADDR:PORT..."
 #define SERVE_WRITE_MAX (256 * 1024)	/* unread replies: the client is stuck */
+/* Bytes read from one client per turn of the event loop. A client that
+ * sends more (a flood, or a pipeline of thousands of requests) is paused
+ * until every other client had its turn: see on_read(). */
+#define SERVE_READ_CHUNK (16 * 1024)
 
 union stream {
 	uv_handle_t handle;
@@ -56,7 +60,9 @@ struct conn {
 	struct proto p;
 	int closing;
 	int handles;		/* open uv handles: free when 0 */
+	int paused;		/* on s->paused: reading again after this turn */
 	struct conn *prev, *next;
+	struct conn *pnext;	/* s->paused list */
 };
 
 struct serve {
@@ -71,7 +77,9 @@ struct serve {
 	int stopping;
 	int warned_full;
 	uv_signal_t sig_term, sig_int, sig_hup;
-	char rbuf[65536];
+	uv_check_t resume;	/* active while s->paused is not empty */
+	struct conn *paused;
+	char rbuf[SERVE_READ_CHUNK];
 };
 
 struct wreq {
@@ -88,6 +96,13 @@ conn_closed(uv_handle_t *h)
 
 	if (--c->handles > 0)
 		return;
+	if (c->paused) {
+		struct conn **pp = &c->s->paused;
+
+		while (*pp != c)
+			pp = &(*pp)->pnext;
+		*pp = c->pnext;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (c->s->conns == c)
@@ -153,7 +168,7 @@ conn_out(void *ctx, const char *p, size_t n)
 	if (c->closing)
 		return;
 	if (uv_stream_get_write_queue_size(&c->h.stream) > SERVE_WRITE_MAX) {
-		log_warn("%s client does not read its replies, closing",
+		proto_warn("%s client does not read its replies, closing",
 		    proto_name(c->l->kind));
 		conn_close(c);
 		return;
@@ -177,6 +192,24 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(c->s->rbuf);
 }
 
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+/* After the poll phase of each turn: clients paused in it read again. */
+static void
+on_resume(uv_check_t *h)
+{
+	struct serve *s = h->data;
+	struct conn *c;
+
+	while ((c = s->paused) != NULL) {
+		s->paused = c->pnext;
+		c->paused = 0;
+		if (!c->closing && uv_read_start(&c->h.stream, on_alloc, on_read) < 0)
+			conn_close(c);
+	}
+	uv_check_stop(h);
+}
+
 static void
 on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
@@ -184,8 +217,20 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 
 	if (n > 0) {
 		uv_timer_again(&c->idle);
-		if (proto_feed(&c->p, buf->base, (size_t)n) < 0)
+		if (proto_feed(&c->p, buf->base, (size_t)n) < 0) {
 			conn_finish(c);
+		} else if ((size_t)n == sizeof(c->s->rbuf) && !c->closing) {
+			/* A full buffer: there may be more, and libuv would
+			 * read on from this client before serving any other.
+			 * One buffer per client per turn, so that a client
+			 * flooding requests or garbage delays the others by
+			 * no more than one buffer's work. */
+			uv_read_stop(st);
+			c->paused = 1;
+			c->pnext = c->s->paused;
+			c->s->paused = c;
+			uv_check_start(&c->s->resume, on_resume);
+		}
 	} else if (n == UV_EOF) {
 		proto_eof(&c->p);
 		conn_finish(c);
@@ -220,7 +265,7 @@ peer_ok(struct serve *s, struct conn *c)
 	if (addr_is_loopback(&a) || cidr_list_contains(&s->h->cfg.allow_from, &a))
 		return 1;
 	addr_format(&a, text);
-	log_warn("%s: refused %s (not loopback, not in allow-from)",
+	proto_warn("%s: refused %s (not loopback, not in allow-from)",
 	    c->l->spec.text, text);
 	return 0;
 }
@@ -233,7 +278,7 @@ on_connection(uv_stream_t *server, int status)
 	struct conn *c;
 
 	if (status < 0) {
-		log_warn("%s: accept: %s", l->spec.text, uv_strerror(status));
+		proto_warn("%s: accept: %s", l->spec.text, uv_strerror(status));
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -376,6 +421,7 @@ stop(struct serve *s)
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	uv_close((uv_handle_t *)&s->resume, NULL);
 }
 
 static void
@@ -525,6 +571,8 @@ cmd_serve(struct helper *h, int argc, char **argv)
 	uv_signal_init(s->loop, &s->sig_term);
 	uv_signal_init(s->loop, &s->sig_int);
 	uv_signal_init(s->loop, &s->sig_hup);
+	uv_check_init(s->loop, &s->resume);
+	s->resume.data = s;
 	s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
 	uv_signal_start(&s->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&s->sig_int, on_signal, SIGINT);

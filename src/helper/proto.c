@@ -1,6 +1,7 @@
 /* proto.c - line, policy and socketmap protocols over any byte stream. */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,37 @@ static void
 emit(struct proto *p, const char *s)
 {
 	p->out(p->ctx, s, strlen(s));
+}
+
+/* Warnings about what clients send, at most PROTO_WARN_PER_S a second:
+ * a client flooding malformed requests must not fill the log. What was
+ * left out is counted in the next warning logged. */
+void
+proto_warn(const char *fmt, ...)
+{
+	static time_t second;
+	static unsigned long in_second, suppressed;
+	time_t now = time(NULL);
+	char text[600];
+	va_list ap;
+
+	if (now != second) {
+		second = now;
+		in_second = 0;
+	}
+	if (++in_second > PROTO_WARN_PER_S) {
+		suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (suppressed > 0)
+		log_warn("%s (and %lu more warnings about clients not logged)",
+		    text, suppressed);
+	else
+		log_warn("%s", text);
+	suppressed = 0;
 }
 
 /* 1 live, 0 not (or not an address), -1 table unavailable. */
@@ -189,7 +221,7 @@ policy_request(struct proto *p)
 	if (p->bad == NULL && !p->have_client)
 		p->bad = "no client_address attribute";
 	if (p->bad != NULL) {
-		log_warn("malformed policy request: %s", p->bad);
+		proto_warn("malformed policy request: %s", p->bad);
 		snprintf(reply, sizeof(reply), "action=DEFER_IF_REJECT authsink: "
 		    "malformed policy request (%s)\n\n", p->bad);
 	} else {
@@ -274,7 +306,7 @@ netstring(struct proto *p, const char *fmt, const char *arg)
 static int
 socketmap_error(struct proto *p, const char *why)
 {
-	log_warn("malformed socketmap request: %s; closing", why);
+	proto_warn("malformed socketmap request: %s; closing", why);
 	netstring(p, "PERM %s", why);
 	return -1;
 }
@@ -288,7 +320,7 @@ socketmap_request(struct proto *p)
 	p->requests++;
 	sp = memchr(s, ' ', n);
 	if (sp == NULL || sp == s) {
-		log_warn("malformed socketmap request: not \"NAME KEY\"");
+		proto_warn("malformed socketmap request: not \"NAME KEY\"");
 		netstring(p, "PERM %s", "malformed request, expected NAME KEY");
 		return;
 	}

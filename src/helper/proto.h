@@ -20,6 +20,7 @@
 #define POLICY_ATTRS_MAX 256		/* attributes per request */
 #define SOCKETMAP_MAX 10000		/* netstring payload */
 #define PROTO_IDLE_TIMEOUT 600		/* seconds without a byte: close */
+#define PROTO_WARN_PER_S 10		/* warnings about clients per second */
 
 enum proto_kind { PROTO_LINE, PROTO_POLICY, PROTO_SOCKETMAP };
 
@@ -66,6 +67,10 @@ void proto_free(struct proto *p);
 int proto_feed(struct proto *p, const char *buf, size_t n);
 /* The peer finished sending: answer a last unterminated line. */
 void proto_eof(struct proto *p);
+
+/* log_warn() for what clients do wrong, rate-limited: at most
+ * PROTO_WARN_PER_S a second, the rest counted in the next one. */
+void proto_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* An --action/--value text: one line, 1..1000 visible characters. */
 int proto_text_ok(const char *s);

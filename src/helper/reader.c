@@ -69,6 +69,11 @@ reader_live(struct reader *r, const char *key, time_t now)
 	struct relay_entry e;
 	int rc = -1;
 
+	/* Once the table has failed, do not wait for it again on every
+	 * query: a long-lived reader (serve) answering many clients would
+	 * be held a second per query by a table that is not a tdb or a
+	 * commit that never ends. One attempt each, until it works. */
+	relay_set_read_wait(r->failing ? 0 : -1);
 	for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
 		int corrupt;
 

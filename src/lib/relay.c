@@ -18,6 +18,13 @@
  * commits in milliseconds; only a stuck writer makes readers give up
  * (and then they fail temporarily, never open). */
 #define RELAY_READ_WAIT_MS 1000
+static int read_wait_ms = RELAY_READ_WAIT_MS;
+
+void
+relay_set_read_wait(int ms)
+{
+	read_wait_ms = ms < 0 ? RELAY_READ_WAIT_MS : ms;
+}
 
 struct relay_table {
 	struct tdb_context *tdb;
@@ -85,7 +92,7 @@ relay_open(const char *path, enum relay_mode mode, int sync, struct errbuf *err)
 	/* A read-only open fails while a commit is in progress (tdb may not
 	 * run recovery read-only): retry for a while, unless the file is
 	 * plainly missing or forbidden. */
-	long long deadline = now_ms() + RELAY_READ_WAIT_MS;
+	long long deadline = now_ms() + read_wait_ms;
 	struct tdb_context *tdb;
 	for (;;) {
 		errno = 0;
@@ -325,7 +332,7 @@ fetch(struct relay_table *t, TDB_DATA key, enum TDB_ERROR *ecode)
 		*ecode = v.dptr ? TDB_SUCCESS : tdb_error(t->tdb);
 		return v;
 	}
-	deadline = now_ms() + RELAY_READ_WAIT_MS;
+	deadline = now_ms() + read_wait_ms;
 	while (tdb_chainlock_read_nonblock(t->tdb, key) != 0) {
 		if (now_ms() >= deadline) {
 			*ecode = TDB_ERR_LOCK;

@@ -34,6 +34,9 @@ enum relay_mode { RELAY_READ, RELAY_WRITE };
 struct relay_table *relay_open(const char *path, enum relay_mode mode,
     int sync, struct errbuf *err);
 void relay_close(struct relay_table *t);
+/* How long read-only opens and lookups of this process wait for a commit
+ * in progress before they fail (ms; default, and with ms < 0: 1000). */
+void relay_set_read_wait(int ms);
 const char *relay_path(const struct relay_table *t);
 
 /* 1 found (e filled, whatever its expiry), 0 absent, -1 error. */

@@ -20,6 +20,11 @@
 #            -> DB_File tailer reading that file
 #   readers  `authsink check` per process, in-process relay_lookup_live()
 #            per second, idle and while the daemon takes 10k logins/s
+#   serve    `authsink serve` queries/s (line, policy and socketmap over a
+#            persistent UNIX connection, line with a connection per query
+#            as Exim ${readsocket} does) beside `authsink check` per
+#            process, on one 10k-entry table, idle and while the daemon
+#            takes 10k logins/s
 #   scale    1 M live entries: table size, sweep time, daemon RSS
 #   changes  each performance change of the product against the tree
 #            without it, built here from git (UDP receive buffer, mktime
@@ -641,6 +646,86 @@ sub readers {
 }
 
 # ---------------------------------------------------------------------
+# Serve: the query server against one process per query, on one table.
+
+sub serve_bench {
+    my $d = authsinkd_receiver(name => 'authsinkd-serve');
+    my %res;
+    my $secs = $quick ? 1 : 3;
+    my $keys = 10000;
+    # 10 000 logins, each a new address: the table the queries find.
+    my $g0 = $d->{counters}->()->{granted};
+    my ($argv, $base) = loadgen(proto => 'udp', port => $d->{port}{udp}, rate => 20000,
+        n => $keys, logins => 100);
+    run_out(@$argv);
+    wait_for(sub { $d->{counters}->()->{granted} - $g0 >= $keys }, 20)
+        or die "authsinkd granted fewer than $keys logins";
+    my %sock = map { $_ => "$d->{dir}/$_.sock" } qw(line policy socketmap);
+    my $sv = start_proc('authsink-serve', [ "$build/authsink", '-t', $d->{table}, 'serve',
+        map { "$_:unix:$sock{$_}" } sort keys %sock ]);
+    wait_for(sub { !grep { !-S $_ } values %sock }, 10)
+        or die "authsink serve did not start: " . slurp("$T/authsink-serve.err");
+    my @runs = (
+        [ check => 'authsink check, a process per query',
+            [ "$bin/probe", 'check', '-x', "$build/authsink" ] ],
+        [ line => 'serve line, persistent connection',
+            [ "$bin/probe", 'serve', '-s', $sock{line}, '-P', 'line', '-k', $keys ] ],
+        [ policy => 'serve policy, persistent connection',
+            [ "$bin/probe", 'serve', '-s', $sock{policy}, '-P', 'policy', '-k', $keys ] ],
+        [ socketmap => 'serve socketmap, persistent connection',
+            [ "$bin/probe", 'serve', '-s', $sock{socketmap}, '-P', 'socketmap', '-k', $keys ] ],
+        [ line_per_query => 'serve line, a connection per query',
+            [ "$bin/probe", 'serve', '-s', $sock{line}, '-P', 'line', '-o', '-k', $keys ] ],
+    );
+    for my $load (0, 1) {
+        my ($bg, $g1);
+        my $tag = $load ? 'load10k' : 'idle';
+        if ($load) {
+            my ($a) = loadgen(proto => 'udp', port => $d->{port}{udp}, rate => 10000,
+                secs => @runs * ($secs + 0.5) + 2, logins => 100);
+            $g1 = $d->{counters}->()->{granted};
+            $bg = start_proc('serve-logins10k', $a, out => "$T/serve-logins10k.out");
+            sleep 0.5;
+        }
+        my $cpu0 = cpu_s($sv);
+        for my $r (@runs) {
+            my ($id, $what, $cmd) = @$r;
+            my $c0 = cpu_s($sv);
+            my %h = run_out(@$cmd, '-t', $d->{table}, '-d', $secs, '-a', $base)
+                =~ /(\w+) ([\d.]+)/g;
+            my $n = $h{queries} // $h{checks};
+            my $cpu = cpu_s($sv) - $c0;
+            $res{$tag}{$id} = { per_s => $h{rate} + 0, queries => $n + 0, yes => $h{yes} + 0,
+                no => $h{no} + 0, error => $h{error} + 0,
+                $id eq 'check' ? () : (serve_cpu_us_per_query => $n ? 1e6 * $cpu / $n : 0) };
+        }
+        my $c = $res{$tag}{check}{per_s} || 1;
+        $res{$tag}{$_}{vs_check} = $res{$tag}{$_}{per_s} / $c for map { $_->[0] } @runs;
+        if ($load) {
+            wait_for(sub { waitpid($bg, WNOHANG) == $bg }, 60);
+            delete $procs{$bg};
+            my $lg = parse_loadgen(slurp("$T/serve-logins10k.out"));
+            $res{ingest_during} = { sent => $lg->{sent} + 0,
+                granted => settle(sub { $d->{counters}->()->{granted} }) - $g1 };
+        }
+        for my $r (@runs) {
+            my ($id, $what) = @$r;
+            my $x = $res{$tag}{$id};
+            printf "  %-7s %-40s %8.0f/s  %7.1fx check  (%d yes, %d no, %d errors%s)\n",
+                $tag, $what, $x->{per_s}, $x->{vs_check}, $x->{yes}, $x->{no}, $x->{error},
+                defined $x->{serve_cpu_us_per_query}
+                    ? sprintf(', serve %.1f us CPU each', $x->{serve_cpu_us_per_query}) : '';
+        }
+    }
+    printf "  during the 10k logins/s: %d sent, %d granted\n",
+        $res{ingest_during}{sent}, $res{ingest_during}{granted};
+    $res{table_entries} = $keys;
+    stop_proc($sv);
+    stop_proc($d->{pid});
+    return \%res;
+}
+
+# ---------------------------------------------------------------------
 # Scale.
 
 sub rss_kib {
@@ -954,6 +1039,7 @@ if ($R{_authsinkd}) {
     $R{authsinkd_counters} = $c;
     stop_proc($R{_authsinkd}{pid});
 }
+if (want('serve')) { print "\nQuery server (authsink serve) vs a process per query\n"; $R{serve} = serve_bench() }
 if (want('scale')) { print "\nScale\n"; $R{scale} = scale() }
 if (want('changes')) { print "\nProduct changes, before -> after (built without each)\n"; $R{changes} = changes() }
 

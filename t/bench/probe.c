@@ -15,6 +15,13 @@
  *   probe check -x AUTHSINK -t TABLE [-d SECONDS] [-a BASE]
  *       `authsink -t TABLE check ADDR`, one process after another.
  *         checks N seconds S rate R yes N no N error N
+ *   probe serve -s SOCKET -P line|policy|socketmap -t TABLE [-d SECONDS] [-a BASE] [-k KEYS] [-o]
+ *       Queries to `authsink serve` on the UNIX socket SOCKET, one after
+ *       another, each waiting for its reply, as one smtpd or Exim process
+ *       asks: over one persistent connection, or with -o a connection per
+ *       query (Exim ${readsocket}: connect, send, shut down, read to EOF).
+ *       Half the addresses are the KEYS logged in from BASE on, half never were.
+ *         queries N seconds S rate R yes N no N error N
  *   probe fill -t TABLE -n LIVE [-e EXPIRED] [-a BASE]
  *       Write LIVE live and EXPIRED expired entries with relay_put(), in
  *       transactions of 20,000, as authsinkd would have.
@@ -37,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,7 +104,8 @@ open_table(const char *path, enum relay_mode mode)
 
 struct opts {
 	int port, v4only;
-	const char *table, *authsink;
+	const char *table, *authsink, *sock, *proto;
+	int per_query;
 	double rate, seconds, wait;
 	uint64_t count, base, keys, live, expired, batch;
 };
@@ -242,6 +251,118 @@ do_check(const struct opts *o)
 }
 
 static int
+serve_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		perror("probe: connect");
+		exit(2);
+	}
+	return fd;
+}
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w <= 0) {
+			perror("probe: write");
+			exit(2);
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Read one reply (line: to LF; policy: to an empty line; socketmap: one
+ * netstring) into buf; -1 at EOF. Replies are small: no pipelining. */
+static int
+read_reply(int fd, int kind, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+		if (r <= 0)
+			return -1;
+		n += (size_t)r;
+		buf[n] = '\0';
+		if (kind == 'l' && memchr(buf, '\n', n))
+			return 0;
+		if (kind == 'p' && strstr(buf, "\n\n"))
+			return 0;
+		if (kind == 's' && n > 0 && buf[n - 1] == ',')
+			return 0;
+		if (n + 1 >= size)
+			return -1;
+	}
+}
+
+static int
+do_serve(const struct opts *o)
+{
+	uint64_t queries = 0, yes = 0, no = 0, error = 0;
+	int kind = o->proto[0];	/* l, p, s */
+	int fd = o->per_query ? -1 : serve_connect(o->sock);
+	double t0 = now_s(), t;
+	char req[512], rep[512];
+
+	do {
+		char key[ADDR_TEXT_MAX];
+		int n;
+
+		key_of(queries % 2 ? 12000000 + queries : o->base + queries / 2 % o->keys, key);
+		if (kind == 'l')
+			n = snprintf(req, sizeof(req), "%s%s", key, o->per_query ? "" : "\n");
+		else if (kind == 'p')
+			n = snprintf(req, sizeof(req), "request=smtpd_access_policy\n"
+			    "protocol_state=RCPT\nclient_address=%s\nclient_name=unknown\n"
+			    "helo_name=client.test\nsender=u@client.test\n"
+			    "recipient=r@foreign.test\n\n", key);
+		else
+			n = snprintf(req, sizeof(req), "%zu:relay %s,", strlen(key) + 6, key);
+		if (o->per_query)
+			fd = serve_connect(o->sock);
+		write_all(fd, req, (size_t)n);
+		if (o->per_query)
+			shutdown(fd, SHUT_WR);
+		if (read_reply(fd, kind, rep, sizeof(rep)) < 0) {
+			fprintf(stderr, "probe: serve closed the connection\n");
+			return 2;
+		}
+		if (o->per_query) {
+			close(fd);
+			fd = -1;
+		}
+		{
+			const char *body = kind == 's' ? strchr(rep, ':') : rep;
+			const char *y = kind == 'l' ? "yes\n" : kind == 'p' ? "action=OK\n" : ":OK ";
+			const char *f = kind == 'l' ? "no\n" : kind == 'p' ? "action=DUNNO\n" : ":NOTFOUND ";
+
+			if (body && !strncmp(body, y, strlen(y)))
+				yes++;
+			else if (body && !strncmp(body, f, strlen(f)))
+				no++;
+			else
+				error++;
+		}
+		queries++;
+		t = now_s() - t0;
+	} while (t < o->seconds);
+	if (fd >= 0)
+		close(fd);
+	printf("queries %llu seconds %.3f rate %.0f yes %llu no %llu error %llu\n",
+	    (unsigned long long)queries, t, (double)queries / t,
+	    (unsigned long long)yes, (unsigned long long)no,
+	    (unsigned long long)error);
+	return error ? 1 : 0;
+}
+
+static int
 put_range(struct relay_table *t, uint64_t base, uint64_t n, long long expires,
     long long now)
 {
@@ -353,6 +474,7 @@ usage(void)
 	    "usage: probe latency -p PORT -t TABLE [-r RATE] [-n COUNT] [-a BASE] [-w WAIT] [-4]\n"
 	    "       probe lookups -t TABLE [-d SECONDS] [-a BASE] [-k KEYS]\n"
 	    "       probe check -x AUTHSINK -t TABLE [-d SECONDS] [-a BASE]\n"
+	    "       probe serve -s SOCKET -P line|policy|socketmap -t TABLE [-d SECONDS] [-a BASE] [-k KEYS] [-o]\n"
 	    "       probe fill -t TABLE -n LIVE [-e EXPIRED] [-a BASE]\n"
 	    "       probe writes -t TABLE [-n LOGINS] [-b BATCH] [-m DISTINCT] [-a BASE]\n");
 	exit(2);
@@ -370,7 +492,7 @@ main(int argc, char **argv)
 		usage();
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "p:t:r:n:a:w:d:k:x:e:b:m:4")) != -1) {
+	while ((ch = getopt(argc, argv, "p:t:r:n:a:w:d:k:x:e:b:m:4s:P:o")) != -1) {
 		switch (ch) {
 		case 'p': o.port = atoi(optarg); break;
 		case 't': o.table = optarg; break;
@@ -385,6 +507,9 @@ main(int argc, char **argv)
 		case 'b': o.batch = strtoull(optarg, NULL, 10); break;
 		case 'm': o.keys = strtoull(optarg, NULL, 10); break;
 		case '4': o.v4only = 1; break;
+		case 's': o.sock = optarg; break;
+		case 'P': o.proto = optarg; break;
+		case 'o': o.per_query = 1; break;
 		default: usage();
 		}
 	}
@@ -396,6 +521,9 @@ main(int argc, char **argv)
 		return do_lookups(&o);
 	if (!strcmp(mode, "check") && o.authsink)
 		return do_check(&o);
+	if (!strcmp(mode, "serve") && o.sock && o.proto &&
+	    strchr("lps", o.proto[0]))
+		return do_serve(&o);
 	if (!strcmp(mode, "fill"))
 		return do_fill(&o);
 	if (!strcmp(mode, "writes") && o.batch > 0)
