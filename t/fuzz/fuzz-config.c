@@ -50,7 +50,8 @@ check_accepted(const struct config *c)
 	for (size_t i = 0; i < c->nlistens; i++) {
 		const struct listen_spec *ls = &c->listens[i];
 		CHECK(ls->text != NULL);
-		if (ls->kind == LISTEN_UDP || ls->kind == LISTEN_TCP) {
+		if (ls->kind == LISTEN_UDP || ls->kind == LISTEN_TCP ||
+		    ls->kind == LISTEN_RELP) {
 			struct addr a;
 			CHECK(ls->host != NULL && ls->path == NULL);
 			CHECK(addr_parse(ls->host, strlen(ls->host), &a) == 0);
