@@ -18,9 +18,8 @@ use Time::HiRes qw(sleep time);
 
 my $valgrind = need_program('valgrind', 'valgrind');
 # `make asan` runs the suite on sanitized binaries, which valgrind cannot run.
-my $bin = Authsink::slurp(build_dir() . '/authsinkd');
 plan skip_all => 'authsinkd is built with a sanitizer (make asan): no valgrind'
-    if $bin =~ /__asan_init|__tsan_init|__msan_init/;
+    if Authsink::sanitized();
 my $dir = temp_dir();
 my $vlog = "$dir/valgrind.log";
 my $d = start_daemon(dir => $dir, extra => "ttl = 30m\n", wrap => [$valgrind,

@@ -23,6 +23,9 @@ my @daemons;	# everything we started, stopped in END
 sub src_dir { abs_path("$FindBin::Bin/..") =~ s{/t$}{}r }
 sub build_dir { $ENV{AUTHSINK_BUILD} // src_dir() . '/build' }
 sub in_ci { ($ENV{CI} // '') eq 'true' }
+# The binaries are built with ASan (make asan): RSS and valgrind say
+# nothing about the program then (shadow memory, quarantine).
+sub sanitized { slurp(build_dir() . '/authsinkd') =~ /__asan_init|__tsan_init|__msan_init/ }
 
 sub temp_dir { tempdir('authsink-test-XXXXXX', TMPDIR => 1, CLEANUP => 1) }
 
