@@ -61,21 +61,10 @@ chmod 0644, $d->{table};
 # --- disk full: a tiny tmpfs in a private mount namespace ---
 SKIP: {
     skip 'disk-full test needs root (mount namespace)', 4 if $> != 0;
-    my $unshare = need_program('unshare', 'util-linux');
-    my $dir = temp_dir();
-    my $small = "$dir/small";
-    mkdir $small;
     my $port = free_port();
-    my $df = start_daemon(dir => $dir, no_start => 1,
-        listen => ["udp:127.0.0.1:$port"],
-        extra => "table = $small/relay.tdb\ncommit-interval = 20ms\n",
-        wrap => ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
-            "mount -t tmpfs -o size=8m tmpfs $small && exec \"\$0\" \"\$@\""]);
+    my $df = Authsink::start_daemon_small_disk(listen => ["udp:127.0.0.1:$port"]);
     $df->{udp} = $port;
-    # The config's second table line wins; tests see the table via nsenter.
-    $df->{table} = "$small/relay.tdb";
-    Authsink::restart_daemon($df);
-    my @ns = ('nsenter', '-t', $df->{pid}, '-m');
+    my ($small, @ns) = ($df->{small}, @{ $df->{ns} });
     ok(login_visible($df, '198.51.100.1', @ns), 'tmpfs table works');
     system(@ns, 'sh', '-c', "dd if=/dev/zero of=$small/filler bs=4k 2>/dev/null; true");
     for my $i (1 .. 3000) {   # enough new entries to need more pages

@@ -109,19 +109,10 @@ SKIP: {
 # sends it again; nothing is answered that is not in the table.
 SKIP: {
     skip 'disk-full test needs root (mount namespace)', 6 if $> != 0;
-    need_program('unshare', 'util-linux');
-    my $dir = temp_dir();
-    my $small = "$dir/small";
-    mkdir $small;
     my $rport = free_port();
-    my $df = start_daemon(dir => $dir, no_start => 1,
-        listen => ["relp:127.0.0.1:$rport"],
-        extra => "table = $small/relay.tdb\ncommit-interval = 20ms\nttl = 1h\n",
-        wrap => ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
-            "mount -t tmpfs -o size=8m tmpfs $small && exec \"\$0\" \"\$@\""]);
-    $df->{table} = "$small/relay.tdb";
-    Authsink::restart_daemon($df);
-    my @ns = ('nsenter', '-t', $df->{pid}, '-m');
+    my $df = Authsink::start_daemon_small_disk(listen => ["relp:127.0.0.1:$rport"],
+        extra => "ttl = 1h\n");
+    my ($small, @ns) = ($df->{small}, @{ $df->{ns} });
     my $in_table = sub { (run_cmd(@ns, build_dir() . '/authsink', '-t',
         $df->{table}, 'check', $_[0]))[0] == 0 };
     my $addr = sub { sprintf('2001:db8::%x', $_[0]) };

@@ -133,6 +133,28 @@ sub restart_daemon {
     return $d;
 }
 
+# start_daemon_small_disk(listen => [...], extra => TEXT): a daemon whose
+# table is on an 8 MiB tmpfs in its own mount namespace (root only), for
+# full-disk tests. $d->{small} is that directory and $d->{ns} the command
+# prefix that sees it (nsenter into the daemon's namespace).
+sub start_daemon_small_disk {
+    my (%o) = @_;
+    need_program('unshare', 'util-linux');
+    my $dir = temp_dir();
+    my $small = "$dir/small";
+    mkdir $small or die "$small: $!";
+    my $d = start_daemon(dir => $dir, no_start => 1, listen => $o{listen},
+        extra => "table = $small/relay.tdb\ncommit-interval = 20ms\n" . ($o{extra} // ''),
+        wrap => ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+            "mount -t tmpfs -o size=8m tmpfs $small && exec \"\$0\" \"\$@\""]);
+    # The config's second table line wins.
+    $d->{table} = "$small/relay.tdb";
+    $d->{small} = $small;
+    restart_daemon($d);
+    $d->{ns} = ['nsenter', '-t', $d->{pid}, '-m'];
+    return $d;
+}
+
 sub stop_daemon {
     my ($d, $sig) = @_;
     return unless $d->{pid};
