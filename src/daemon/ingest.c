@@ -107,7 +107,7 @@ ingest_message(struct daemon *d, const char *buf, size_t len, int truncated)
 	session_name(&m, &match, ev.session);
 	if (!rule_match_by_session(&match) &&
 	    !acceptable_address(d, match.address, ev.addr))
-		return 0;		/* also `session = pid` on a line without PROCID */
+		return 0;
 	ev.ttl = match.ttl > 0 ? match.ttl : d->cfg.ttl;
 	ev.max_session = d->cfg.max_session;
 	ev.when = event_time(d, &m, now);

@@ -759,6 +759,13 @@ rule_try(const struct rule *r, const struct syslog_msg *msg,
 	    != REG_OK)
 		return RULE_MISS_REGEX;
 
+	/* A logout that names neither an address nor a session (`session =
+	 * pid` on a message without PROCID, an empty key) closes nothing. */
+	if (r->addr_group == 0 && r->correlate == NULL &&
+	    (r->session_pid ? msg->procid.n == 0 :
+	    pm[r->session_group].rm_so < 0 ||
+	    pm[r->session_group].rm_eo <= pm[r->session_group].rm_so))
+		return RULE_MISS_CAPTURE;
 	if (r->addr_group > 0) {
 		a = &pm[r->addr_group];
 		if (a->rm_so < 0 || a->rm_eo <= a->rm_so ||
